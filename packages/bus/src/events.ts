@@ -1,0 +1,94 @@
+/**
+ * Where a companion can be reached and who it is, as recorded by discovery and
+ * kept by the companions package.
+ */
+export interface CompanionProfile {
+  /** The companion's `user` KeyValue db address (`/orbitdb/...`): its stable identity here */
+  userDb: string
+  /** `username` field of the companion's profile */
+  username: string
+  /** Address of the companion's `pieces` Documents db */
+  pieces: string
+  /** The companion's libp2p peer id (string form) */
+  nodeId: string
+}
+
+/** A catalog query source: our own catalog or one companion's */
+export interface QuerySource {
+  kind: 'local' | 'companion'
+  /** Username of the owner of the catalog */
+  username: string
+  /** Peer id of the owner of the catalog */
+  peerId: string
+}
+
+/** One piece found by a distributed query, with every source that holds it */
+export interface CatalogHit {
+  hash: string
+  instrument: string
+  title?: string
+  sources: QuerySource[]
+}
+
+/** Final accounting of a distributed query */
+export interface QuerySummary {
+  /** Sources that answered in time */
+  answered: number
+  /** Sources that did not answer within `timeoutMs` */
+  timedOut: number
+  /** Sources that failed (offline, db unreachable, ...) */
+  failed: number
+  /** Distinct pieces found (after de-duplication by hash) */
+  total: number
+}
+
+/**
+ * Every event that travels on the bus, keyed by its `domain:verb` name.
+ *
+ * Packages talk only through these events and their public APIs; the app wires them.
+ */
+// A type alias (not an interface) so that it satisfies mitt's index-signature constraint.
+export type BusEvents = {
+  /** The transport is online: libp2p listens, OrbitDB is open, our own topic is subscribed */
+  'transport:started': { peerId: string, multiaddrs: string[] }
+  /** The transport stopped cleanly; dbs, OrbitDB, Helia and libp2p are closed */
+  'transport:stopped': { peerId: string }
+  /** The transport could not start (or crashed); `error` says why */
+  'transport:failed': { error: Error }
+
+  /** A peer connected (first open connection to it) */
+  'peer:connected': { peerId: string, multiaddrs: string[] }
+  /** A peer disconnected (its last connection closed) */
+  'peer:disconnected': { peerId: string }
+
+  /** A valid message arrived on our topic. `from` is the verified signer of the pubsub message */
+  'message:received': { from: string, payload: Record<string, unknown> }
+  /** A message on our topic was refused before it reached anyone: not JSON, not an object, too large or unsigned */
+  'message:rejected': { from: string | undefined, reason: string, size: number }
+
+  /** A peer announced its `user` db to us */
+  'db:announced': { from: string, userDb: string }
+  /** An announced db was opened and its entries have arrived */
+  'db:replicated': { from: string, userDb: string, entries: number }
+  /** Discovery refused an announcement or an announced db; `reason` is a stable code, `detail` says more */
+  'discovery:rejected': { from: string | undefined, userDb: string | undefined, reason: string, detail: string }
+
+  /** A peer's `user` db was validated: it is a companion now (new or updated) */
+  'companion:discovered': { profile: CompanionProfile, multiaddrs: string[] }
+  /** A companion is connected */
+  'companion:online': { userDb: string, peerId: string }
+  /** A companion is not connected any more */
+  'companion:offline': { userDb: string, peerId: string }
+  /** A companion was removed by the user */
+  'companion:removed': { userDb: string, peerId: string }
+
+  /** One batch of results of a distributed query */
+  'catalog:result': { queryId: string, source: QuerySource, hits: CatalogHit[] }
+  /** A distributed query ended */
+  'catalog:done': { queryId: string, summary: QuerySummary }
+  /** Our own catalog changed (piece added, updated or removed, or practised) */
+  'catalog:changed': { hash: string, change: 'added' | 'updated' | 'removed' | 'practised' }
+}
+
+/** Name of any bus event */
+export type BusEventType = keyof BusEvents

@@ -1,0 +1,26 @@
+/**
+ * @packageDocumentation
+ *
+ * The typed event bus of New Piece, Please!. Every event that passes between the
+ * packages (`peer:connected`, `db:announced`, `companion:online`, `catalog:result`, ...)
+ * is declared once in {@link BusEvents}, so a wrong payload does not compile.
+ *
+ * @example Listen to companions coming online in your own app
+ *
+ * ```ts
+ * import { createBus } from '@npp/bus'
+ *
+ * const bus = createBus()
+ * bus.on('companion:online', ({ userDb, peerId }) => {
+ *   console.log(`${peerId} (${userDb}) is online`)
+ * })
+ * // hand `bus` to createTransport(), createDiscovery(), ... then:
+ * const { profile } = await bus.waitFor('companion:discovered', undefined, { timeoutMs: 10_000 })
+ * ```
+ */
+
+export { createBus, BusTimeoutError } from './bus.js'
+export type { Bus, WaitForOptions } from './bus.js'
+export type { BusEvents, BusEventType, CompanionProfile, QuerySource, CatalogHit, QuerySummary } from './events.js'
+export { fromBus, forwardEmitted } from './actors.js'
+export type { BusEvent, FromBusInput, EmitterOf } from './actors.js'

@@ -1,0 +1,70 @@
+/** Base class of every error thrown by `@npp/transport`; `name` is stable, `message` says what to do */
+export class TransportError extends Error {
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** The string given to `connect()` is not a multiaddr */
+export class InvalidMultiaddrError extends TransportError {
+  constructor (input: string, options?: ErrorOptions) {
+    super(`"${input}" is not a valid multiaddr; expected something like /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...`, options)
+  }
+}
+
+/** `connect()` was given one of our own addresses or our own peer id */
+export class SelfDialError extends TransportError {
+  constructor (input: string) {
+    super(`${input} is this peer itself; pass the multiaddr of another peer`)
+  }
+}
+
+/** Nothing answered at the address given to `connect()` */
+export class PeerUnreachableError extends TransportError {
+  constructor (input: string, options?: ErrorOptions) {
+    super(`Could not reach ${input}; check that the peer is running and that the address (including /p2p/<peer id>) is current`, options)
+  }
+}
+
+/** `connect()` gave up after its timeout */
+export class DialTimeoutError extends TransportError {
+  constructor (input: string, timeoutMs: number, options?: ErrorOptions) {
+    super(`Dialling ${input} did not finish within ${timeoutMs} ms; check the address or raise the timeout`, options)
+  }
+}
+
+/** A peer id string could not be parsed */
+export class InvalidPeerIdError extends TransportError {
+  constructor (input: string, options?: ErrorOptions) {
+    super(`"${input}" is not a valid peer id; expected something like 12D3KooW...`, options)
+  }
+}
+
+/** `send()` could not reach the receiver: it never subscribed to its topic in time */
+export class PeerNotSubscribedError extends TransportError {
+  constructor (peerId: string, timeoutMs: number) {
+    super(`Peer ${peerId} did not subscribe to its topic within ${timeoutMs} ms; is it connected and running New Piece, Please!?`)
+  }
+}
+
+/** A message to send is larger than the protocol allows */
+export class MessageTooLargeError extends TransportError {
+  constructor (size: number, max: number) {
+    super(`Message of ${size} bytes exceeds the ${max}-byte limit; send a db address or CID instead of the content`)
+  }
+}
+
+/** Another process already runs a peer in this repo folder */
+export class RepoLockedError extends TransportError {
+  constructor (repo: string, pid: number) {
+    super(`The repo ${repo} is in use by process ${pid}; stop that peer first or choose another --repo`)
+  }
+}
+
+/** The transport is not online (not started yet, stopping, stopped or failed) */
+export class NotStartedError extends TransportError {
+  constructor (what: string) {
+    super(`Cannot ${what}: the transport is not online; await transport.start() first`)
+  }
+}

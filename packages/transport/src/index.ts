@@ -1,0 +1,53 @@
+/**
+ * @packageDocumentation
+ *
+ * The lowest layer of New Piece, Please!: one IPFS peer (Helia + libp2p) with
+ * OrbitDB, stored in a repo folder, that connects to other peers and talks to
+ * them over per-peer pubsub topics (a peer's topic is its peer id). libp2p is
+ * configured explicitly: TCP and WebSockets on 127.0.0.1, noise, yamux,
+ * identify, ping and gossipsub with signed messages; bitswap is the only block
+ * broker; nothing contacts the internet unless you pass `bootstrap: 'public'`.
+ *
+ * The lifecycle is the XState machine {@link transportMachine}; the factory
+ * returns a `Startable` whose `actor` you can inspect. It emits
+ * `transport:*`, `peer:connected`/`peer:disconnected` and `message:received`/
+ * `message:rejected` on the bus. `@orbitdb/core` ships no types: this package
+ * also holds the typed OrbitDB facade the other packages use.
+ *
+ * Set `LOG="npp:*"` (ours), `LOG="orbit*"` (OrbitDB dbs), `LOG="libp2p:*"` or
+ * `LOG="*"` to see debug logs on stderr.
+ *
+ * @example Two peers in one app exchanging a message
+ *
+ * ```ts
+ * import { createBus } from '@npp/bus'
+ * import { createTransport } from '@npp/transport'
+ *
+ * const bus = createBus()
+ * const alice = createTransport({ bus, repo: './alice' })
+ * const bob = createTransport({ bus: createBus(), repo: './bob' })
+ * await alice.start(); await bob.start()
+ *
+ * bus.on('message:received', ({ from, payload }) => console.log(from, payload))
+ * await bob.connect(alice.multiaddrs[0])
+ * await bob.send(alice.peerId, { hello: 'alice' })
+ * ```
+ */
+
+export { createTransport } from './transport.js'
+export type { Transport, TransportInit, PeerInfo, CallOptions } from './transport.js'
+export { transportMachine } from './machine.js'
+export type { TransportMachineContext, TransportMachineEvent, TransportEmitted } from './machine.js'
+export { DEFAULT_LISTEN, PUBLIC_BOOTSTRAP } from './node.js'
+export type { NppLibp2p, Libp2pServices } from './node.js'
+export { MAX_MESSAGE_BYTES, parseMessage } from './messages.js'
+export type { MessageRejection, ParsedMessage } from './messages.js'
+export { enableLogging, nppLogger } from './logging.js'
+export type { Logger } from './logging.js'
+export * from './errors.js'
+export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest } from './orbitdb.js'
+export type {
+  OrbitDB, Database, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
+  DatabaseEventMap, AccessController, Log, KeyValueEntry, DocumentEntry, EventsEntry, DatabaseFactory,
+  AccessControllerFactory, OpenOptions, Manifest
+} from './orbitdb.js'

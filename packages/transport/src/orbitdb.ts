@@ -1,0 +1,195 @@
+/**
+ * The typed facade over `@orbitdb/core` 4, which ships no TypeScript types.
+ * Only what New Piece, Please! uses is declared; every cast from the untyped
+ * module happens in this file.
+ */
+import * as core from '@orbitdb/core'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { concat } from 'uint8arrays/concat'
+import type { EventEmitter } from 'node:events'
+import type { NppLibp2p } from './node.js'
+import type { Helia } from '@helia/interface'
+
+/** An OrbitDB identity: `id` is what access controllers list as writers */
+export interface Identity {
+  id: string
+  publicKey: string
+  hash: string
+  type: string
+}
+
+/** One entry of a database's operation log */
+export interface Entry<P = unknown> {
+  hash: string
+  id: string
+  payload: P
+  /** Hash of the writer's identity */
+  identity: string
+  clock: { id: string, time: number }
+  next: string[]
+  refs: string[]
+}
+
+/** The payload of KeyValue and Documents entries */
+export interface Operation<V = unknown> {
+  op: 'PUT' | 'DEL' | 'ADD'
+  key: string | null
+  value: V | null
+}
+
+/** Events of `db.events` (a Node EventEmitter) */
+export interface DatabaseEventMap {
+  /** An entry was appended locally or joined from a peer */
+  update: [entry: Entry<Operation>]
+  /** A peer exchanged heads with us for this db (it has the db open too) */
+  join: [peerId: unknown, heads: Array<Entry<Operation>>]
+  /** A peer that had this db open went away */
+  leave: [peerId: unknown]
+  close: []
+  drop: []
+  error: [error: Error]
+}
+
+/** The access controller of a db */
+export interface AccessController {
+  type: string
+  /** `/ipfs/<cid>` of the controller's manifest */
+  address: string
+  /** Identity ids allowed to write (`*` for anyone) */
+  write: string[]
+  canAppend(entry: Entry): Promise<boolean>
+}
+
+/** The operation log behind a db */
+export interface Log {
+  id: string
+  heads(): Promise<Array<Entry<Operation>>>
+  values(): Promise<Array<Entry<Operation>>>
+  has(hash: string): Promise<boolean>
+}
+
+/** What all database types share */
+export interface Database {
+  /** `/orbitdb/<manifest hash>` */
+  address: string
+  name: string
+  type: string
+  identity: Identity
+  meta: Record<string, unknown>
+  events: EventEmitter<DatabaseEventMap>
+  access: AccessController
+  log: Log
+  /** Peer ids currently syncing this db with us */
+  peers: Set<string>
+  close(): Promise<void>
+  drop(): Promise<void>
+}
+
+export interface KeyValueEntry<V> { key: string, value: V, hash: string }
+
+/** A KeyValue db: last write per key wins */
+export interface KeyValueDatabase<V = unknown> extends Database {
+  type: 'keyvalue'
+  put(key: string, value: V): Promise<string>
+  del(key: string): Promise<string>
+  get(key: string): Promise<V | undefined>
+  all(): Promise<Array<KeyValueEntry<V>>>
+  iterator(options?: { amount?: number }): AsyncIterable<KeyValueEntry<V>>
+}
+
+export interface DocumentEntry<D> { hash: string, key: string, value: D }
+
+/** A Documents db: documents indexed by the field `indexBy` */
+export interface DocumentsDatabase<D extends Record<string, unknown> = Record<string, unknown>> extends Database {
+  type: 'documents'
+  indexBy: string
+  put(doc: D): Promise<string>
+  /** Throws if no document has that key */
+  del(key: string): Promise<string>
+  /** Scans the log; see the catalog's in-memory index for hot paths */
+  get(key: string): Promise<DocumentEntry<D> | undefined>
+  query(filter: (doc: D) => boolean): Promise<D[]>
+  all(): Promise<Array<DocumentEntry<D>>>
+  iterator(options?: { amount?: number }): AsyncIterable<DocumentEntry<D>>
+}
+
+export interface EventsEntry<V> { hash: string, value: V }
+
+/** An Events db: an append-only log */
+export interface EventsDatabase<V = unknown> extends Database {
+  type: 'events'
+  add(value: V): Promise<string>
+  get(hash: string): Promise<V | undefined>
+  all(): Promise<Array<EventsEntry<V>>>
+  iterator(options?: { amount?: number, gt?: string, gte?: string, lt?: string, lte?: string }): AsyncIterable<EventsEntry<V>>
+}
+
+/** A database implementation, passed to `open({ Database })`. `D` is only a type tag. */
+export interface DatabaseFactory<D extends Database> {
+  (args: unknown): Promise<unknown>
+  readonly __database?: D
+}
+
+/** An access controller implementation, passed to `open({ AccessController })` */
+export interface AccessControllerFactory {
+  (args: unknown): Promise<unknown>
+}
+
+export interface OpenOptions<D extends Database = Database> {
+  /** Database implementation; needed again when opening a Documents db by address (for `indexBy`) */
+  Database?: DatabaseFactory<D>
+  /** Only used when creating a db by name */
+  AccessController?: AccessControllerFactory
+  type?: 'keyvalue' | 'documents' | 'events'
+  meta?: Record<string, unknown>
+  /** Sync with peers automatically (default true) */
+  sync?: boolean
+  /** Aborts fetching the manifest of a remote db */
+  signal?: AbortSignal
+}
+
+/** A running OrbitDB instance */
+export interface OrbitDB {
+  id: string
+  identity: Identity
+  directory: string
+  open<D extends Database>(address: string, options: OpenOptions<D> & { Database: DatabaseFactory<D> }): Promise<D>
+  open(address: string, options?: OpenOptions): Promise<Database>
+  stop(): Promise<void>
+}
+
+export interface CreateOrbitDBOptions {
+  ipfs: Helia<NppLibp2p>
+  /** Identity id; keep it stable to keep the same identity across restarts */
+  id?: string
+  directory?: string
+}
+
+/** The manifest of a db, as stored at its address */
+export interface Manifest {
+  name: string
+  type: string
+  accessController: string
+  meta?: unknown
+}
+
+export const createOrbitDB = core.createOrbitDB as (options: CreateOrbitDBOptions) => Promise<OrbitDB>
+export const KeyValue = core.KeyValue as <V = unknown>() => DatabaseFactory<KeyValueDatabase<V>>
+export const Documents = core.Documents as <D extends Record<string, unknown> = Record<string, unknown>>(options: { indexBy: string }) => DatabaseFactory<DocumentsDatabase<D>>
+export const Events = core.Events as <V = unknown>() => DatabaseFactory<EventsDatabase<V>>
+export const IPFSAccessController = core.IPFSAccessController as (options?: { write?: string[] }) => AccessControllerFactory
+/** True for a string of the form `/orbitdb/<CID>` */
+export const isValidAddress = core.isValidAddress as (address: unknown) => boolean
+
+/**
+ * Read a db's manifest (its name, type and access controller) without opening
+ * it; fetched over bitswap if we do not have it. Honours `signal`.
+ */
+export async function readManifest (ipfs: Helia<NppLibp2p>, address: string, options: { signal?: AbortSignal } = {}): Promise<Manifest> {
+  const cid = CID.parse(address.replace(/^\/orbitdb\//, ''))
+  const chunks: Uint8Array[] = []
+  for await (const chunk of ipfs.blockstore.get(cid, { signal: options.signal })) chunks.push(chunk)
+  const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks)
+  return dagCbor.decode<Manifest>(bytes)
+}

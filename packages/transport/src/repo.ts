@@ -1,0 +1,77 @@
+import { mkdir, open, readFile, rm, writeFile, chmod } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { RepoLockedError } from './errors.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+/** The folders and files of one peer's repo */
+export interface RepoPaths {
+  root: string
+  blocks: string
+  datastore: string
+  orbitdb: string
+  key: string
+  lock: string
+}
+
+export function repoPaths (repo: string): RepoPaths {
+  const root = resolve(repo)
+  return {
+    root,
+    blocks: join(root, 'blocks'),
+    datastore: join(root, 'datastore'),
+    orbitdb: join(root, 'orbitdb'),
+    key: join(root, 'peer.key'),
+    lock: join(root, 'repo.lock')
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Take the repo's lock file, holding our pid. A lock left by a process that no
+ * longer exists (killed with SIGKILL, power loss) is taken over; a live one is a
+ * {@link RepoLockedError}. We compare pids instead of file ages (as lock-file
+ * libraries do) because a peer restarted right after a crash must not wait for
+ * a stale period, and both processes always run on the same machine.
+ */
+export async function lockRepo (paths: RepoPaths): Promise<() => Promise<void>> {
+  await mkdir(paths.root, { recursive: true })
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(paths.lock, 'wx', 0o600)
+      await handle.writeFile(String(process.pid))
+      await handle.close()
+      return async () => { await rm(paths.lock, { force: true }) }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const pid = Number.parseInt(await readFile(paths.lock, 'utf8').catch(() => ''), 10)
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new RepoLockedError(paths.root, pid)
+      }
+      if (pid === process.pid) throw new RepoLockedError(paths.root, pid)
+      await rm(paths.lock, { force: true })
+    }
+  }
+  throw new RepoLockedError(paths.root, -1)
+}
+
+/** Load the peer's private key from the repo, creating it (mode 0600) on first start */
+export async function loadOrCreatePeerKey (paths: RepoPaths): Promise<PrivateKey> {
+  try {
+    return privateKeyFromProtobuf(await readFile(paths.key))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const key = await generateKeyPair('Ed25519')
+  await writeFile(paths.key, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
+  await chmod(paths.key, 0o600)
+  return key
+}

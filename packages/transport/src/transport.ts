@@ -1,0 +1,242 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { forwardEmitted } from '@npp/bus'
+import { createActor, waitFor } from 'xstate'
+import { DialTimeoutError, InvalidMultiaddrError, InvalidPeerIdError, MessageTooLargeError, NotStartedError, PeerNotSubscribedError, PeerUnreachableError, SelfDialError, TransportError } from './errors.js'
+import { enableLogging, nppLogger } from './logging.js'
+import { MAX_MESSAGE_BYTES } from './messages.js'
+import { transportMachine } from './machine.js'
+import { DEFAULT_LISTEN } from './node.js'
+import type { Node, NppLibp2p } from './node.js'
+import type { OrbitDB } from './orbitdb.js'
+import type { Helia } from '@helia/utils'
+import type { PeerId, Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Bus } from '@npp/bus'
+import type { Actor } from 'xstate'
+
+export interface TransportInit {
+  /** The bus of this peer; the transport emits `transport:*`, `peer:*` and `message:*` on it */
+  bus: Bus
+  /** The peer's repo folder (created if missing); one running peer per folder */
+  repo: string
+  /** Listen multiaddrs (default: loopback TCP and WebSockets on free ports) */
+  listen?: string[]
+  /** `'none'` (default), `'public'` (the public IPFS bootstrap list; contacts the internet) or multiaddrs */
+  bootstrap?: 'none' | 'public' | string[]
+  /** Default timeout of `connect()` (default 10 s) */
+  dialTimeoutMs?: number
+  /** Default time `send()` waits for the receiver to subscribe (default 5 s) */
+  sendTimeoutMs?: number
+}
+
+export interface PeerInfo {
+  peerId: string
+  /** Addresses of our open connections to it */
+  connections: string[]
+}
+
+export interface CallOptions {
+  signal?: AbortSignal
+  timeoutMs?: number
+}
+
+/** A running IPFS/OrbitDB peer with per-peer pubsub, owned by `transportMachine` */
+export interface Transport extends Startable {
+  /** The machine's actor, for inspection */
+  readonly actor: Actor<typeof transportMachine>
+  /** Our peer id (available once started) */
+  readonly peerId: string
+  /** Our listening multiaddrs, each ending in `/p2p/<peer id>` */
+  readonly multiaddrs: string[]
+  /** The typed OrbitDB instance */
+  readonly orbitdb: OrbitDB
+  /** The Helia node (block storage and bitswap) */
+  readonly helia: Helia<NppLibp2p>
+  /** The libp2p node, for advanced use */
+  readonly libp2p: NppLibp2p
+  /** True while online */
+  isStarted(): boolean
+  /** Connected peers */
+  peers(): PeerInfo[]
+  isConnected(peerId: string): boolean
+  /** Dialable addresses of a peer known to the peer store (from identify), each with `/p2p/<id>` */
+  addressesOf(peerId: string): Promise<string[]>
+  /** Dial a peer; resolves with its peer id */
+  connect(address: string, options?: CallOptions): Promise<{ peerId: string }>
+  /** Close every connection to a peer */
+  disconnect(peerId: string): Promise<void>
+  /** Publish a JSON message on the receiver's topic as soon as it is subscribed to it */
+  send(peerId: string, message: Record<string, unknown>, options?: CallOptions): Promise<void>
+}
+
+function parsePeerId (input: string): PeerId {
+  try {
+    return peerIdFromString(input)
+  } catch (err) {
+    throw new InvalidPeerIdError(input, { cause: err })
+  }
+}
+
+function isAbortError (err: unknown): boolean {
+  const name = (err as { name?: string })?.name
+  return name === 'AbortError' || name === 'TimeoutError'
+}
+
+/**
+ * Create a transport: an IPFS (Helia + libp2p) and OrbitDB peer stored in
+ * `init.repo`. Call `start()` to go online and `stop()` to close everything.
+ */
+export function createTransport (init: TransportInit): Transport {
+  enableLogging()
+  const log = nppLogger('transport')
+  const dialTimeoutMs = init.dialTimeoutMs ?? 10_000
+  const sendTimeoutMs = init.sendTimeoutMs ?? 5_000
+  const actor = createActor(transportMachine, {
+    input: {
+      options: { repo: init.repo, listen: init.listen ?? DEFAULT_LISTEN, bootstrap: init.bootstrap ?? 'none' }
+    }
+  })
+  forwardEmitted(actor, init.bus)
+  actor.start()
+
+  const node = (what: string): Node => {
+    const snapshot = actor.getSnapshot()
+    const current = snapshot.context.node
+    if (!snapshot.matches('online') || current == null) throw new NotStartedError(what)
+    return current
+  }
+
+  const transport: Transport = {
+    actor,
+    get peerId () { return node('read the peer id').topic },
+    get multiaddrs () { return node('read the multiaddrs').libp2p.getMultiaddrs().map(String) },
+    get orbitdb () { return node('use OrbitDB').orbitdb },
+    get helia () { return node('use Helia').helia },
+    get libp2p () { return node('use libp2p').libp2p },
+
+    isStarted () { return actor.getSnapshot().matches('online') },
+
+    async start () {
+      if (actor.getSnapshot().matches('online')) return
+      if (actor.getSnapshot().matches('stopping')) await waitFor(actor, (s) => !s.matches('stopping'))
+      if (!actor.getSnapshot().matches('starting')) actor.send({ type: 'start' })
+      const snapshot = await waitFor(actor, (s) => s.matches('online') || s.matches('failed') || s.matches('stopped'))
+      if (snapshot.matches('failed')) throw snapshot.context.error ?? new TransportError('The transport failed to start')
+      if (!snapshot.matches('online')) throw new TransportError('The transport was stopped while starting')
+      log('started %s on %s', transport.peerId, transport.multiaddrs.join(', '))
+    },
+
+    async stop () {
+      const current = actor.getSnapshot()
+      if (current.matches('stopped') || current.matches('failed')) return
+      actor.send({ type: 'stop' })
+      const snapshot = await waitFor(actor, (s) => s.matches('stopped') || s.matches('failed'))
+      if (snapshot.matches('failed')) throw snapshot.context.error ?? new TransportError('The transport failed to stop')
+      log('stopped')
+    },
+
+    peers () {
+      const { libp2p } = node('list peers')
+      const byPeer = new Map<string, string[]>()
+      for (const conn of libp2p.getConnections()) {
+        const id = conn.remotePeer.toString()
+        byPeer.set(id, [...(byPeer.get(id) ?? []), conn.remoteAddr.toString()])
+      }
+      return [...byPeer].map(([peerId, connections]) => ({ peerId, connections }))
+    },
+
+    isConnected (peerId) {
+      const { libp2p } = node('check a connection')
+      return libp2p.getConnections(parsePeerId(peerId)).length > 0
+    },
+
+    async addressesOf (peerId) {
+      const { libp2p } = node('look up addresses')
+      const id = parsePeerId(peerId)
+      const known = new Set<string>()
+      try {
+        const peer = await libp2p.peerStore.get(id)
+        for (const { multiaddr: ma } of peer.addresses) known.add(ma.toString())
+      } catch {
+        // not in the peer store (yet): fall back to the connections we dialled
+      }
+      for (const conn of libp2p.getConnections(id)) {
+        if (conn.direction === 'outbound') known.add(conn.remoteAddr.decapsulateCode(421).toString())
+      }
+      return [...known].map((a) => `${a}/p2p/${peerId}`)
+    },
+
+    async connect (address, options = {}) {
+      const { libp2p, topic } = node('connect')
+      let ma: Multiaddr
+      try {
+        ma = multiaddr(address)
+      } catch (err) {
+        throw new InvalidMultiaddrError(address, { cause: err })
+      }
+      const target = ma.getComponents().find((c) => c.name === 'p2p')?.value
+      if (target === topic) throw new SelfDialError(address)
+      const own = new Set(libp2p.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()))
+      if (own.has(ma.decapsulateCode(421).toString())) throw new SelfDialError(address)
+      const timeoutMs = options.timeoutMs ?? dialTimeoutMs
+      const timeout = AbortSignal.timeout(timeoutMs)
+      const signal = options.signal == null ? timeout : AbortSignal.any([timeout, options.signal])
+      try {
+        const conn = await libp2p.dial(ma, { signal })
+        return { peerId: conn.remotePeer.toString() }
+      } catch (err) {
+        if (options.signal?.aborted === true) throw options.signal.reason
+        if (timeout.aborted || isAbortError(err)) throw new DialTimeoutError(address, timeoutMs, { cause: err })
+        if ((err as Error).name === 'UnexpectedPeerError' || /dial self/i.test((err as Error).message)) throw new SelfDialError(address)
+        throw new PeerUnreachableError(address, { cause: err })
+      }
+    },
+
+    async disconnect (peerId) {
+      const { libp2p } = node('disconnect')
+      await libp2p.hangUp(parsePeerId(peerId))
+    },
+
+    async send (peerId, message, options = {}) {
+      const { libp2p } = node('send')
+      const receiver = parsePeerId(peerId)
+      const bytes = new TextEncoder().encode(JSON.stringify(message))
+      if (bytes.byteLength > MAX_MESSAGE_BYTES) throw new MessageTooLargeError(bytes.byteLength, MAX_MESSAGE_BYTES)
+      const pubsub = libp2p.services.pubsub
+      const topic = receiver.toString()
+      const timeoutMs = options.timeoutMs ?? sendTimeoutMs
+      const deadline = Date.now() + timeoutMs
+      const subscribed = (): boolean => pubsub.getSubscribers(topic).some((p) => p.equals(receiver))
+      // 1. Wait (event-driven) until the receiver's subscription to its topic reached us.
+      if (!subscribed()) {
+        await new Promise<void>((resolve, reject) => {
+          const done = (err?: Error): void => {
+            clearTimeout(timer)
+            pubsub.removeEventListener('subscription-change', onChange)
+            options.signal?.removeEventListener('abort', onAbort)
+            if (err == null) resolve(); else reject(err)
+          }
+          const onChange = (): void => { if (subscribed()) done() }
+          const onAbort = (): void => { done(options.signal?.reason as Error) }
+          const timer = setTimeout(() => { done(new PeerNotSubscribedError(topic, timeoutMs)) }, timeoutMs)
+          pubsub.addEventListener('subscription-change', onChange)
+          options.signal?.addEventListener('abort', onAbort, { once: true })
+        })
+      }
+      // 2. Publish. The receiver's subscription can arrive before our own outbound
+      // gossipsub stream to it is open, and gossipsub has no event for that stream;
+      // then nobody receives the message and we retry with a short backoff until
+      // the deadline.
+      for (let backoff = 5; ; backoff = Math.min(backoff * 2, 100)) {
+        const { recipients } = await pubsub.publish(topic, bytes)
+        if (recipients.length > 0) break
+        if (Date.now() + backoff > deadline) throw new PeerNotSubscribedError(topic, timeoutMs)
+        options.signal?.throwIfAborted()
+        await new Promise((resolve) => setTimeout(resolve, backoff))
+      }
+      log('sent %d bytes to %s', bytes.byteLength, topic)
+    }
+  }
+  return transport
+}
