@@ -75,10 +75,10 @@ export type BusEvents = {
 
   /** A peer's `user` db was validated: it is a companion now (new or updated) */
   'companion:discovered': { profile: CompanionProfile, multiaddrs: string[] }
-  /** A companion is connected */
-  'companion:online': { userDb: string, peerId: string }
+  /** A companion is connected (its profile says where its catalog is) */
+  'companion:online': { userDb: string, peerId: string, profile: CompanionProfile }
   /** A companion is not connected any more */
-  'companion:offline': { userDb: string, peerId: string }
+  'companion:offline': { userDb: string, peerId: string, profile: CompanionProfile }
   /** A companion was removed by the user */
   'companion:removed': { userDb: string, peerId: string }
 

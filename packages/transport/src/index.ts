@@ -45,7 +45,7 @@ export type { MessageRejection, ParsedMessage } from './messages.js'
 export { enableLogging, nppLogger } from './logging.js'
 export type { Logger } from './logging.js'
 export * from './errors.js'
-export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest } from './orbitdb.js'
+export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest, openOwnDatabase, OWN_DATABASES } from './orbitdb.js'
 export type {
   OrbitDB, Database, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
   DatabaseEventMap, AccessController, Log, KeyValueEntry, DocumentEntry, EventsEntry, DatabaseFactory,

@@ -193,3 +193,29 @@ export async function readManifest (ipfs: Helia<NppLibp2p>, address: string, opt
   const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks)
   return dagCbor.decode<Manifest>(bytes)
 }
+
+/**
+ * Names of the databases every peer owns. Opening one by name with
+ * {@link openOwnDatabase} yields the same address in every package, so the
+ * packages agree on them without talking to each other.
+ */
+export const OWN_DATABASES = {
+  /** KeyValue: the profile (`username`, `pieces`, `nodeId`, ...) */
+  user: 'user',
+  /** Documents indexed by `hash`: the catalog */
+  pieces: 'pieces',
+  /** KeyValue: companions by their `user` db address */
+  companions: 'companions'
+} as const
+
+/**
+ * Open (or create) one of this peer's own databases by name, writable only by
+ * this peer's OrbitDB identity. Deterministic: the same name and type give the
+ * same address on every call and after restarts.
+ */
+export async function openOwnDatabase<D extends Database> (orbitdb: OrbitDB, name: string, Database: DatabaseFactory<D>): Promise<D> {
+  return await orbitdb.open(name, {
+    Database,
+    AccessController: IPFSAccessController({ write: [orbitdb.identity.id] })
+  })
+}

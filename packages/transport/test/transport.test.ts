@@ -1,7 +1,7 @@
 import { createBus } from '@npp/bus'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  createTransport, InvalidMultiaddrError, PeerUnreachableError, RepoLockedError, SelfDialError,
+  createTransport, KeyValue, InvalidMultiaddrError, PeerUnreachableError, RepoLockedError, SelfDialError,
   MessageTooLargeError, PeerNotSubscribedError, MAX_MESSAGE_BYTES
 } from '../src/index.js'
 import { PeerProcess, tempRepo } from './helpers.js'
@@ -62,7 +62,7 @@ describe('transport in one process', () => {
     await first.start()
     const id = first.peerId
     const identity = first.orbitdb.identity.id
-    const db = await first.orbitdb.open('notes', { type: 'keyvalue' })
+    const db = await first.orbitdb.open('notes', { Database: KeyValue<string>() })
     await db.put('k', 'v')
     const address = db.address
 
@@ -77,8 +77,9 @@ describe('transport in one process', () => {
     cleanups.push(async () => { await again.stop() })
     expect(again.peerId).toBe(id)
     expect(again.orbitdb.identity.id).toBe(identity)
-    const reopened = await again.orbitdb.open(address)
+    const reopened = await again.orbitdb.open(address, { Database: KeyValue<string>() })
     expect(reopened.type).toBe('keyvalue')
+    expect(await reopened.get('k')).toBe('v')
   })
 
   it('gives typed errors for an invalid multiaddr, an unreachable address and a self-dial', async () => {
@@ -149,5 +150,17 @@ describe('transport across OS processes', () => {
     // nothing keeps it alive: it exits on its own, without being killed
     expect(await child.exited).toBe(0)
     console.log(`child exited ${Date.now() - Number(stopped.at)} ms after stop() resolved`)
+  })
+})
+
+describe('own databases', () => {
+  it('opens an own database at the same address every time, writable only by our identity', async () => {
+    const a = await peer('own')
+    const { openOwnDatabase, Documents, OWN_DATABASES } = await import('../src/index.js')
+    const first = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
+    const again = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
+    expect(again.address).toBe(first.address)
+    expect(first.access.write).toEqual([a.transport.orbitdb.identity.id])
+    expect(first.indexBy).toBe('hash')
   })
 })
