@@ -27,7 +27,22 @@ export interface CatalogHit {
   hash: string
   instrument: string
   title?: string
+  composer?: string
+  notes?: string
   sources: QuerySource[]
+}
+
+/** How one source of a distributed query ended */
+export interface SourceOutcome {
+  source: QuerySource
+  /** `answered` in time, `timedOut` (no answer within `timeoutMs`) or `failed` (offline, db unreachable, ...) */
+  status: 'answered' | 'timedOut' | 'failed'
+  /** Number of hits this source returned (0 unless answered) */
+  hits: number
+  /** Why it failed or timed out, e.g. `offline`, `not-replicated`, `invalid-address` */
+  reason?: string
+  /** Milliseconds from the start of the query until this source ended */
+  ms: number
 }
 
 /** Final accounting of a distributed query */
@@ -84,8 +99,10 @@ export type BusEvents = {
 
   /** One batch of results of a distributed query */
   'catalog:result': { queryId: string, source: QuerySource, hits: CatalogHit[] }
-  /** A distributed query ended */
-  'catalog:done': { queryId: string, summary: QuerySummary }
+  /** A distributed query ended: the merged hits (de-duplicated by hash, every source kept) and how each source ended */
+  'catalog:done': { queryId: string, summary: QuerySummary, hits: CatalogHit[], sources: SourceOutcome[] }
+  /** A companion's catalog replica changed (first sync, or pieces arrived/changed); `invalid` counts remote pieces skipped by validation */
+  'catalog:replicated': { userDb: string, peerId: string, username: string, pieces: number, invalid: number }
   /** Our own catalog changed (piece added, updated or removed, or practised) */
   'catalog:changed': { hash: string, change: 'added' | 'updated' | 'removed' | 'practised' }
 }

@@ -21,6 +21,6 @@
 
 export { createBus, BusTimeoutError } from './bus.js'
 export type { Bus, WaitForOptions } from './bus.js'
-export type { BusEvents, BusEventType, CompanionProfile, QuerySource, CatalogHit, QuerySummary } from './events.js'
+export type { BusEvents, BusEventType, CompanionProfile, QuerySource, CatalogHit, QuerySummary, SourceOutcome } from './events.js'
 export { fromBus, forwardEmitted } from './actors.js'
 export type { BusEvent, FromBusInput, EmitterOf } from './actors.js'

@@ -47,7 +47,7 @@ export type { Logger } from './logging.js'
 export * from './errors.js'
 export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest, openOwnDatabase, OWN_DATABASES } from './orbitdb.js'
 export type {
-  OrbitDB, Database, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
+  OrbitDB, Database, DatabaseSync, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
   DatabaseEventMap, AccessController, Log, KeyValueEntry, DocumentEntry, EventsEntry, DatabaseFactory,
   AccessControllerFactory, OpenOptions, Manifest
 } from './orbitdb.js'

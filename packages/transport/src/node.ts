@@ -39,6 +39,8 @@ export interface NodeOptions {
   listen: string[]
   /** `'none'`, `'public'` (opt-in, contacts the public IPFS bootstrap peers) or explicit multiaddrs */
   bootstrap: 'none' | 'public' | string[]
+  /** Name of the OrbitDB identity's key in the keystore (default: the peer id); see `TransportInit.identityId` */
+  identityId?: string
 }
 
 export type Libp2pServices = {
@@ -74,6 +76,9 @@ function withOrbitLogging (orbitdb: OrbitDB): OrbitDB {
       db.events.on('join', (peerId) => { orbitLog('%s join %s', db.address, String(peerId)) })
       db.events.on('leave', (peerId) => { orbitLog('%s leave %s', db.address, String(peerId)) })
       db.events.on('close', () => { orbitLog('%s closed', db.address) })
+      // OrbitDB's sync emits 'error' (e.g. a peer's stream closed mid-exchange); on an
+      // EventEmitter without an 'error' listener that would throw and crash the node
+      db.events.on('error', (err) => { orbitLog.error('%s sync error: %s', db.address, err.message) })
     }
     return db
   }) as OrbitDB['open']
@@ -135,16 +140,19 @@ export async function startNode (options: NodeOptions): Promise<Node> {
       libp2p,
       blockstore,
       datastore,
-      blockBrokers: [bitswap()],
+      // Send a new want at once (default: after a 10 ms debounce). Opening a peer's db is a
+      // chain of single-block fetches (manifest, access controller, identity, entries), each
+      // of which paid the debounce; wants added in the same tick are still sent together.
+      blockBrokers: [bitswap({ sendWantlistDebounce: 0 })],
       routers: [libp2pRouting(libp2p)]
     })
     await helia.start()
     cleanups.push(async () => { await helia.stop() })
 
     const topic = libp2p.peerId.toString()
-    // The identity id is our peer id, so the OrbitDB identity (its key lives in
-    // the repo's keystore) is the same after every restart.
-    const orbitdb = withOrbitLogging(await createOrbitDB({ ipfs: helia, id: topic, directory: paths.orbitdb }))
+    // The identity id is our peer id (unless given), so the OrbitDB identity (its
+    // key lives in the repo's keystore) is the same after every restart.
+    const orbitdb = withOrbitLogging(await createOrbitDB({ ipfs: helia, id: options.identityId ?? topic, directory: paths.orbitdb }))
     cleanups.push(async () => { await orbitdb.stop() })
 
     libp2p.services.pubsub.subscribe(topic)

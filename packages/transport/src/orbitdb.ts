@@ -67,6 +67,15 @@ export interface Log {
   heads(): Promise<Array<Entry<Operation>>>
   values(): Promise<Array<Entry<Operation>>>
   has(hash: string): Promise<boolean>
+  /** One entry by its hash, from local storage (or fetched over bitswap) */
+  get(hash: string): Promise<Entry<Operation> | undefined>
+}
+
+/** A db's head exchange with peers (OrbitDB's `Sync`) */
+export interface DatabaseSync {
+  /** Subscribe to the db's topic and exchange heads with peers that have it open; no-op when started */
+  start(): Promise<void>
+  stop(): Promise<void>
 }
 
 /** What all database types share */
@@ -82,6 +91,11 @@ export interface Database {
   log: Log
   /** Peer ids currently syncing this db with us */
   peers: Set<string>
+  /**
+   * The head exchange. Open with `{ sync: false }`, attach `db.events` listeners, then
+   * `await db.sync.start()` to be sure not to miss the first `join`.
+   */
+  sync: DatabaseSync
   close(): Promise<void>
   drop(): Promise<void>
 }
@@ -129,6 +143,8 @@ export interface EventsDatabase<V = unknown> extends Database {
 export interface DatabaseFactory<D extends Database> {
   (args: unknown): Promise<unknown>
   readonly __database?: D
+  /** The db type the factory implements; {@link openOwnDatabase} writes it into the manifest */
+  readonly type?: 'keyvalue' | 'documents' | 'events'
 }
 
 /** An access controller implementation, passed to `open({ AccessController })` */
@@ -175,9 +191,18 @@ export interface Manifest {
 }
 
 export const createOrbitDB = core.createOrbitDB as (options: CreateOrbitDBOptions) => Promise<OrbitDB>
-export const KeyValue = core.KeyValue as <V = unknown>() => DatabaseFactory<KeyValueDatabase<V>>
-export const Documents = core.Documents as <D extends Record<string, unknown> = Record<string, unknown>>(options: { indexBy: string }) => DatabaseFactory<DocumentsDatabase<D>>
-export const Events = core.Events as <V = unknown>() => DatabaseFactory<EventsDatabase<V>>
+// OrbitDB tags its outer factory functions with `type` (`KeyValue.type === 'keyvalue'`) but
+// not the implementations they return, and `open(name, { Database })` without `type` writes
+// `events` into the manifest. Each implementation is tagged here so that the manifest of a
+// db created by name says what it is.
+type CoreFactory = ((args: unknown) => Promise<unknown>) & { type?: string }
+const coreKeyValue = core.KeyValue as () => CoreFactory
+const coreDocuments = core.Documents as (options: { indexBy: string }) => CoreFactory
+const coreEvents = core.Events as () => CoreFactory
+export const KeyValue = <V = unknown>(): DatabaseFactory<KeyValueDatabase<V>> => Object.assign(coreKeyValue(), { type: 'keyvalue' as const })
+export const Documents = <D extends Record<string, unknown> = Record<string, unknown>>(options: { indexBy: string }): DatabaseFactory<DocumentsDatabase<D>> =>
+  Object.assign(coreDocuments(options), { type: 'documents' as const })
+export const Events = <V = unknown>(): DatabaseFactory<EventsDatabase<V>> => Object.assign(coreEvents(), { type: 'events' as const })
 export const IPFSAccessController = core.IPFSAccessController as (options?: { write?: string[] }) => AccessControllerFactory
 /** True for a string of the form `/orbitdb/<CID>` */
 export const isValidAddress = core.isValidAddress as (address: unknown) => boolean
@@ -216,6 +241,7 @@ export const OWN_DATABASES = {
 export async function openOwnDatabase<D extends Database> (orbitdb: OrbitDB, name: string, Database: DatabaseFactory<D>): Promise<D> {
   return await orbitdb.open(name, {
     Database,
+    type: Database.type,
     AccessController: IPFSAccessController({ write: [orbitdb.identity.id] })
   })
 }

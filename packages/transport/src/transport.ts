@@ -28,6 +28,13 @@ export interface TransportInit {
   dialTimeoutMs?: number
   /** Default time `send()` waits for the receiver to subscribe (default 5 s) */
   sendTimeoutMs?: number
+  /**
+   * The id OrbitDB creates our identity from: the name of the identity's key in
+   * `<repo>/orbitdb/keystore` (default: this peer's id). Two devices of one owner
+   * share an identity: copy the first device's keystore folder into the second's
+   * repo before its first start, and pass the first device's peer id here.
+   */
+  identityId?: string
 }
 
 export interface PeerInfo {
@@ -94,7 +101,7 @@ export function createTransport (init: TransportInit): Transport {
   const sendTimeoutMs = init.sendTimeoutMs ?? 5_000
   const actor = createActor(transportMachine, {
     input: {
-      options: { repo: init.repo, listen: init.listen ?? DEFAULT_LISTEN, bootstrap: init.bootstrap ?? 'none' }
+      options: { repo: init.repo, listen: init.listen ?? DEFAULT_LISTEN, bootstrap: init.bootstrap ?? 'none', identityId: init.identityId }
     }
   })
   forwardEmitted(actor, init.bus)

@@ -156,11 +156,15 @@ describe('transport across OS processes', () => {
 describe('own databases', () => {
   it('opens an own database at the same address every time, writable only by our identity', async () => {
     const a = await peer('own')
-    const { openOwnDatabase, Documents, OWN_DATABASES } = await import('../src/index.js')
+    const { openOwnDatabase, Documents, KeyValue, OWN_DATABASES, readManifest } = await import('../src/index.js')
     const first = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
     const again = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
     expect(again.address).toBe(first.address)
     expect(first.access.write).toEqual([a.transport.orbitdb.identity.id])
     expect(first.indexBy).toBe('hash')
+    // the manifest says what the db is, so peers can check the type before opening it
+    expect((await readManifest(a.transport.helia, first.address)).type).toBe('documents')
+    const user = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.user, KeyValue())
+    expect((await readManifest(a.transport.helia, user.address)).type).toBe('keyvalue')
   })
 })
