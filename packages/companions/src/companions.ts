@@ -1,0 +1,122 @@
+import { forwardEmitted } from '@npp/bus'
+import { nppLogger } from '@npp/transport'
+import { createActor, isMachineSnapshot, waitFor } from 'xstate'
+import { CompanionsError, CompanionsNotStartedError, InvalidCompanionsOptionError } from './errors.js'
+import { companionActorId, companionsMachine } from './machine.js'
+import type { CompanionRecord } from './actors.js'
+import type { BackoffOptions } from './machine.js'
+import type { Startable } from '@libp2p/interface'
+import type { Bus } from '@npp/bus'
+import type { Transport } from '@npp/transport'
+import type { Actor, InspectionEvent, Observer } from 'xstate'
+
+/** A companion with its connection status */
+export interface CompanionStatus extends CompanionRecord {
+  status: 'online' | 'offline' | 'reconnecting'
+}
+
+export interface CompanionsInit {
+  /** The bus of this peer: companions listens to `companion:discovered` and `peer:*`, and emits `companion:online/offline/removed` */
+  bus: Bus
+  /** A started transport */
+  transport: Transport
+  /** Redialling of offline companions (defaults: 1 000 ms, 30 000 ms, factor 2, jitter 0.2) */
+  backoff?: { initialMs?: number, maxMs?: number, factor?: number, jitter?: number }
+  /** XState inspection observer for the machine and its children (e.g. an app's live inspector) */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
+}
+
+/** The peers whose catalogs we follow: persisted, shown online/offline, redialled */
+export interface Companions extends Startable {
+  /** The machine's actor, for inspection */
+  readonly actor: Actor<typeof companionsMachine>
+  /** Every companion with its status */
+  list(): Promise<CompanionStatus[]>
+  get(userDb: string): Promise<CompanionStatus | undefined>
+  /** Forget a companion: deleted from the db, no more redialling; emits `companion:removed`. False if unknown. */
+  remove(userDb: string): Promise<boolean>
+}
+
+function resolveBackoff (init: CompanionsInit['backoff'] = {}): BackoffOptions {
+  const backoff = { initialMs: init.initialMs ?? 1_000, maxMs: init.maxMs ?? 30_000, factor: init.factor ?? 2, jitter: init.jitter ?? 0.2 }
+  if (!Number.isFinite(backoff.initialMs) || backoff.initialMs <= 0) throw new InvalidCompanionsOptionError('backoff.initialMs', backoff.initialMs, 'a number > 0')
+  if (!Number.isFinite(backoff.maxMs) || backoff.maxMs < backoff.initialMs) throw new InvalidCompanionsOptionError('backoff.maxMs', backoff.maxMs, `a number >= initialMs (${backoff.initialMs})`)
+  if (!Number.isFinite(backoff.factor) || backoff.factor < 1) throw new InvalidCompanionsOptionError('backoff.factor', backoff.factor, 'a number >= 1')
+  if (!(backoff.jitter >= 0 && backoff.jitter <= 1)) throw new InvalidCompanionsOptionError('backoff.jitter', backoff.jitter, 'a number from 0 to 1')
+  return backoff
+}
+
+/**
+ * Create the companions of a peer. `start()` it after the transport (and
+ * before or with discovery): it loads the `companions` db and redials every
+ * companion that is not connected.
+ */
+export function createCompanions (init: CompanionsInit): Companions {
+  const log = nppLogger('companions')
+  const actor = createActor(companionsMachine, {
+    inspect: init.inspect,
+    input: { bus: init.bus, transport: init.transport, backoff: resolveBackoff(init.backoff) }
+  })
+  forwardEmitted(actor, init.bus)
+  actor.start()
+
+  const running = (what: string): ReturnType<typeof actor.getSnapshot> => {
+    const snapshot = actor.getSnapshot()
+    if (!snapshot.matches({ active: 'running' })) throw new CompanionsNotStartedError(what)
+    return snapshot
+  }
+
+  const list = (): CompanionStatus[] => {
+    const snapshot = running('list companions')
+    return Object.values(snapshot.context.records).map((record) => {
+      const child = snapshot.children[companionActorId(record.userDb)]
+      const childSnapshot: unknown = child?.getSnapshot()
+      let status: CompanionStatus['status'] = 'offline'
+      if (isMachineSnapshot(childSnapshot)) {
+        const state = childSnapshot.value
+        const connected = (childSnapshot.context as { connected?: boolean }).connected === true
+        if (state === 'online' || state === 'reconnecting') status = state
+        // a new companion being saved, or one whose connection is being checked
+        else if (state !== 'offline') status = connected ? 'online' : 'reconnecting'
+      }
+      return { ...record, status }
+    })
+  }
+
+  return {
+    actor,
+
+    async list () { return list() },
+
+    async get (userDb) { return list().find((c) => c.userDb === userDb) },
+
+    async remove (userDb) {
+      const snapshot = running('remove a companion')
+      if (snapshot.context.records[userDb] == null) return false
+      actor.send({ type: 'remove', userDb })
+      // resolve once the delete is written, so a restart does not bring it back
+      await waitFor(actor, (s) => s.context.pendingWrites === 0 || !s.matches('active'))
+      return true
+    },
+
+    async start () {
+      if (actor.getSnapshot().matches({ active: 'running' })) return
+      if (actor.getSnapshot().matches({ active: 'draining' })) await waitFor(actor, (s) => s.matches('stopped'))
+      if (!actor.getSnapshot().matches('starting')) actor.send({ type: 'start' })
+      const snapshot = await waitFor(actor, (s) => !s.matches('starting'))
+      if (snapshot.matches('failed')) {
+        throw new CompanionsError(`Companions could not open the companions db: ${snapshot.context.error?.message}; is the transport started?`, { cause: snapshot.context.error })
+      }
+      if (!snapshot.matches('active')) throw new CompanionsError('Companions was stopped while starting')
+      log('started with %d companions', Object.keys(snapshot.context.records).length)
+    },
+
+    async stop () {
+      const current = actor.getSnapshot()
+      if (current.matches('stopped') || current.matches('failed')) return
+      if (current.matches({ active: 'running' }) || current.matches('starting')) actor.send({ type: 'stop' })
+      await waitFor(actor, (s) => s.matches('stopped'))
+      log('stopped')
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * @packageDocumentation
+ *
+ * Companions are the peers whose catalogs we follow. This package keeps them
+ * in our own `companions` KeyValue db (key: the companion's `user` db
+ * address; value: its profile, last-known multiaddrs, first and last seen),
+ * fed by discovery's `companion:discovered`. Each companion is a child actor
+ * (`companion-<cid>`) in `online`, `offline` or `reconnecting`: it goes
+ * offline the moment libp2p reports the peer disconnected (no polling), is
+ * redialled from its last-known addresses with exponential backoff and
+ * jitter (1 s doubling up to 30 s by default), and is online again the
+ * moment it connects, whoever dialled. After a restart every stored
+ * companion is loaded and dialled at once.
+ *
+ * @example Compose companions with transport and discovery
+ *
+ * ```ts
+ * import { createBus } from '@npp/bus'
+ * import { createTransport } from '@npp/transport'
+ * import { createDiscovery } from '@npp/discovery'
+ * import { createCompanions } from '@npp/companions'
+ *
+ * const bus = createBus()
+ * const transport = createTransport({ bus, repo: './alice' })
+ * const companions = createCompanions({ bus, transport, backoff: { initialMs: 500, maxMs: 10_000 } })
+ * const discovery = createDiscovery({ bus, transport })
+ * await transport.start()
+ * await companions.start() // loads and redials the companions we had
+ * await discovery.start()
+ *
+ * bus.on('companion:online', ({ profile }) => console.log(`${profile.username} is online`))
+ * bus.on('companion:offline', ({ profile }) => console.log(`${profile.username} went offline`))
+ * console.table((await companions.list()).map((c) => ({ name: c.profile.username, status: c.status })))
+ * ```
+ */
+
+export { createCompanions } from './companions.js'
+export type { Companions, CompanionsInit, CompanionStatus } from './companions.js'
+export { companionsMachine, companionMachine, companionActorId, backoffDelay, MAX_EARLY } from './machine.js'
+export type {
+  BackoffOptions, CompanionsContext, CompanionsEvent, CompanionsEmitted, CompanionsInput,
+  CompanionContext, CompanionEvent, CompanionInput, CompanionReport
+} from './machine.js'
+export type { CompanionRecord, DialInput, LoadInput, LoadOutput, StoreCommand, StoreReport, WatchAddressesInput, AddressesEvent } from './actors.js'
+export { CompanionRecordSchema, CompanionProfileSchema } from './schema.js'
+export type { CompanionProfile } from '@npp/bus'
+export * from './errors.js'

@@ -1,0 +1,172 @@
+import { KeyValue, OWN_DATABASES, openOwnDatabase } from '@npp/transport'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Cleanups, startPeer, startProcess, tempRepo } from './helpers.js'
+import type { ChildEvent, Peer } from './helpers.js'
+import type { CompanionStatus } from '../src/index.js'
+
+const cleanups = new Cleanups()
+afterEach(async () => { await cleanups.run() })
+
+/** Resolves when `peer` has reported `peerId` online (also if it did so already, e.g. while starting) */
+const online = async (peer: Peer, peerId: string): Promise<void> => {
+  const match = (e: { peerId: string }): boolean => e.peerId === peerId
+  if (peer.events.some((e) => e.type === 'companion:online' && match(e.event as { peerId: string }))) return
+  await peer.bus.waitFor('companion:online', match, { timeoutMs: 20_000 })
+}
+const names = (list: CompanionStatus[]): string[] => list.map((c) => `${c.profile.nodeId}:${c.status}`).sort()
+
+describe('companions in one process', () => {
+  it('two peers that connect once keep each other as companions, online, with no other step', async () => {
+    const a = await startPeer(cleanups, await tempRepo(cleanups, 'a'))
+    const b = await startPeer(cleanups, await tempRepo(cleanups, 'b'))
+    const bothOnline = Promise.all([online(a, b.transport.peerId), online(b, a.transport.peerId)])
+    await b.transport.connect(a.transport.multiaddrs[0]!)
+    await bothOnline
+
+    const [atA] = await a.companions.list()
+    expect(atA).toMatchObject({
+      userDb: b.discovery.userDbAddress,
+      status: 'online',
+      profile: { userDb: b.discovery.userDbAddress, nodeId: b.transport.peerId, username: await b.discovery.userDb.get('username') }
+    })
+    expect(atA!.multiaddrs.some((m) => m.endsWith(`/p2p/${b.transport.peerId}`))).toBe(true)
+    expect(atA!.firstSeen).toBeLessThanOrEqual(atA!.lastSeen)
+    expect(names(await b.companions.list())).toEqual([`${a.transport.peerId}:online`])
+    expect(await a.companions.get(b.discovery.userDbAddress)).toEqual(atA)
+    expect(await a.companions.get('/orbitdb/unknown')).toBeUndefined()
+
+    // b goes away: offline at once, from the disconnect event
+    const bId = b.transport.peerId
+    const bUserDb = b.discovery.userDbAddress
+    const offline = a.bus.waitFor('companion:offline', (e) => e.peerId === bId, { timeoutMs: 10_000 })
+    await b.stop()
+    expect((await offline).profile.userDb).toBe(bUserDb)
+    expect((await a.companions.get(bUserDb))?.status).not.toBe('online')
+  })
+
+  it('remove() forgets a companion for good: emitted, deleted from the db, no child left', async () => {
+    const repoA = await tempRepo(cleanups, 'remove-a')
+    let a = await startPeer(cleanups, repoA)
+    const b = await startPeer(cleanups, await tempRepo(cleanups, 'remove-b'))
+    const bOnline = online(a, b.transport.peerId)
+    await a.transport.connect(b.transport.multiaddrs[0]!)
+    await bOnline
+    const bId = b.transport.peerId
+    const bUserDb = b.discovery.userDbAddress
+    await b.stop()
+
+    const removed = a.bus.waitFor('companion:removed', undefined, { timeoutMs: 10_000 })
+    expect(await a.companions.remove(bUserDb)).toBe(true)
+    expect(await removed).toEqual({ userDb: bUserDb, peerId: bId })
+    expect(await a.companions.remove(bUserDb)).toBe(false)
+    expect(await a.companions.list()).toEqual([])
+    expect(Object.keys(a.companions.actor.getSnapshot().children).filter((id) => id.startsWith('companion-'))).toEqual([])
+
+    await a.stop()
+    a = await startPeer(cleanups, repoA)
+    expect(await a.companions.list()).toEqual([])
+  })
+})
+
+describe('the companions db', () => {
+  it('validates records when loading them back and skips damaged ones', async () => {
+    const repo = await tempRepo(cleanups, 'damaged')
+    let a = await startPeer(cleanups, repo)
+    const db = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.companions, KeyValue())
+    const good = {
+      userDb: '/orbitdb/zdpuGood', multiaddrs: [], firstSeen: 1, lastSeen: 2,
+      profile: { userDb: '/orbitdb/zdpuGood', username: 'good', pieces: '/orbitdb/zdpuP', nodeId: '12D3KooWGood' }
+    }
+    await db.put(good.userDb, good)
+    await db.put('/orbitdb/zdpuBad', { userDb: '/orbitdb/zdpuBad', profile: 'not a profile' })
+    await db.put('/orbitdb/zdpuMismatch', { ...good, userDb: '/orbitdb/zdpuOther' })
+    await a.stop()
+    a = await startPeer(cleanups, repo)
+    expect((await a.companions.list()).map((c) => c.userDb)).toEqual([good.userDb])
+    expect(a.companions.actor.getSnapshot().context.invalid).toBe(2)
+  })
+})
+
+describe('companions across OS processes', () => {
+  it('three peers, one in its own process, are all companions of each other', async () => {
+    const a = await startPeer(cleanups, await tempRepo(cleanups, 'tri-a'))
+    const b = await startPeer(cleanups, await tempRepo(cleanups, 'tri-b'))
+    const { proc: c, ready } = await startProcess(cleanups, await tempRepo(cleanups, 'tri-c'))
+    const cId = String(ready.peerId)
+    const cOnline = (peerId: string): Promise<ChildEvent> => c.next('companion:online', (e) => e.peerId === peerId)
+
+    const all = Promise.all([
+      online(a, b.transport.peerId), online(a, cId),
+      online(b, a.transport.peerId), online(b, cId),
+      cOnline(a.transport.peerId), cOnline(b.transport.peerId)
+    ])
+    await a.transport.connect(b.transport.multiaddrs[0]!)
+    const cAddr = (ready.multiaddrs as string[])[0]!
+    await a.transport.connect(cAddr)
+    await b.transport.connect(cAddr)
+    await all
+
+    expect(names(await a.companions.list())).toEqual([`${b.transport.peerId}:online`, `${cId}:online`].sort())
+    expect(names(await b.companions.list())).toEqual([`${a.transport.peerId}:online`, `${cId}:online`].sort())
+    c.command({ cmd: 'list' })
+    const listed = (await c.next('list')).companions as CompanionStatus[]
+    expect(names(listed)).toEqual([`${a.transport.peerId}:online`, `${b.transport.peerId}:online`].sort())
+  })
+
+  it('a SIGKILLed companion goes offline and comes back online by itself; so after the observer restarts', async () => {
+    const repoA = await tempRepo(cleanups, 'kill-a')
+    const repoC = await tempRepo(cleanups, 'kill-c')
+    let a = await startPeer(cleanups, repoA)
+    // c redials slowly, so that a's own reload-and-redial is what brings them together after a restarts
+    const slow = { backoff: { initialMs: 60_000, maxMs: 60_000 } }
+    let { proc: c, ready } = await startProcess(cleanups, repoC, slow)
+    const cId = String(ready.peerId)
+    const cUserDb = String(ready.userDb)
+
+    const aHasC = online(a, cId)
+    await a.transport.connect((ready.multiaddrs as string[])[0]!)
+    await aHasC
+    await c.next('companion:online', (e) => e.peerId === a.transport.peerId)
+
+    // kill -9: a sees the TCP connection close and reports c offline at once
+    const offline = a.bus.waitFor('companion:offline', (e) => e.peerId === cId, { timeoutMs: 10_000 })
+    await c.kill()
+    expect((await offline).userDb).toBe(cUserDb)
+    expect((await a.companions.get(cUserDb))?.status).not.toBe('online')
+
+    // restart c from the same repo (on a new port): it reloads a from its db and dials it
+    const backOnline = a.bus.waitFor('companion:online', (e) => e.peerId === cId, { timeoutMs: 20_000 })
+    ;({ proc: c, ready } = await startProcess(cleanups, repoC, slow))
+    expect(ready.peerId).toBe(cId)
+    await backOnline
+    await c.next('companion:online', (e) => e.peerId === a.transport.peerId)
+    expect((await a.companions.get(cUserDb))?.status).toBe('online')
+    // a refreshes c's addresses (c listens on new ports now) while c is online
+    const newAddresses = (ready.multiaddrs as string[]).map(String)
+
+    // now restart the observer: c reports a offline, a reloads c from its db and redials it
+    const aId = a.transport.peerId
+    const cSeesAOffline = c.upcoming('companion:offline', (e) => e.peerId === aId)
+    await waitForAddresses(a, cUserDb, newAddresses)
+    await a.stop()
+    await cSeesAOffline
+    const cSeesAOnline = c.upcoming('companion:online', (e) => e.peerId === aId)
+    a = await startPeer(cleanups, repoA)
+    expect(a.transport.peerId).toBe(aId)
+    await online(a, cId)
+    await cSeesAOnline
+    expect(names(await a.companions.list())).toEqual([`${cId}:online`])
+  })
+})
+
+/** Wait (event-driven) until a's record of a companion holds the given addresses */
+async function waitForAddresses (a: Peer, userDb: string, expected: string[]): Promise<void> {
+  const has = (): boolean => {
+    const record = a.companions.actor.getSnapshot().context.records[userDb]
+    return record != null && expected.every((m) => record.multiaddrs.includes(m))
+  }
+  if (has()) return
+  await new Promise<void>((resolve) => {
+    const sub = a.companions.actor.subscribe(() => { if (has()) { sub.unsubscribe(); resolve() } })
+  })
+}

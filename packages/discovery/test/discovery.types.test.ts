@@ -1,0 +1,26 @@
+import { describe, expectTypeOf, it } from 'vitest'
+import { createDiscovery } from '../src/index.js'
+import type { Announcement, Discovery, DiscoveryInit, RejectionReason } from '../src/index.js'
+import type { Startable } from '@libp2p/interface'
+import type { KeyValueDatabase } from '@npp/transport'
+
+describe('public API types of @npp/discovery', () => {
+  it('createDiscovery takes a bus and a transport and returns a Startable Discovery', () => {
+    expectTypeOf(createDiscovery).parameter(0).toEqualTypeOf<DiscoveryInit>()
+    expectTypeOf(createDiscovery).returns.toEqualTypeOf<Discovery>()
+    expectTypeOf<Discovery>().toMatchTypeOf<Startable>()
+    expectTypeOf<Discovery['userDb']>().toEqualTypeOf<KeyValueDatabase>()
+    expectTypeOf<Discovery['userDbAddress']>().toBeString()
+    // @ts-expect-error bus and transport are required
+    const _missing: DiscoveryInit = { maxConcurrent: 2 }
+    // @ts-expect-error a rate limit needs both the count and the window
+    const _rate: DiscoveryInit['rateLimit'] = { announcements: 5 }
+  })
+
+  it('the announcement and the rejection reasons are precise', () => {
+    expectTypeOf<Announcement>().toEqualTypeOf<{ type: 'npp/announce', v: 1, userDb: string }>()
+    expectTypeOf<'rate-limited'>().toMatchTypeOf<RejectionReason>()
+    // @ts-expect-error not a reason discovery gives (not-json is the transport's)
+    const _reason: RejectionReason = 'not-json'
+  })
+})
