@@ -1,0 +1,124 @@
+// A new companion with 1,000 pieces: time from its discovery until all 1,000
+// are queryable through our catalog, against plain @orbitdb/core replication of
+// the same db (open by address, wait until every entry is there), in the same run.
+//
+// The companion runs in a child process (companions.mjs); each measurement uses
+// a fresh querying peer (new repo, nothing cached) in this process, alternating
+// catalog and raw runs. `ms` and `raw_orbitdb_ms` are medians.
+//
+// Env: PIECES (1000), REPS (3)
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createBus } from '@npp/bus'
+import { createCatalog } from '@npp/catalog'
+import { Documents, createTransport } from '@npp/transport'
+import { Companions, percentile, round } from './child.mjs'
+
+const PIECES = Number(process.env.PIECES ?? 1000)
+const REPS = Number(process.env.REPS ?? 3)
+const log = (...args) => console.error('[bench:replication]', ...args)
+
+const base = await mkdtemp(join(tmpdir(), 'npp-bench-replication-'))
+const companion = new Companions(1, base, 'r')
+
+async function freshPeer (name, withCatalog) {
+  const bus = createBus()
+  const repo = await mkdtemp(join(base, `${name}-`))
+  const transport = createTransport({ bus, repo })
+  const catalog = withCatalog ? createCatalog({ bus, transport }) : undefined
+  await transport.start()
+  await catalog?.start()
+  return {
+    bus,
+    transport,
+    catalog,
+    stop: async () => {
+      await catalog?.stop()
+      await transport.stop()
+      await rm(repo, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Our catalog: from companion:discovered until a query returns all its pieces */
+async function viaCatalog (c) {
+  const peer = await freshPeer('catalog', true)
+  try {
+    await peer.transport.connect(c.multiaddrs[0])
+    const replicated = peer.bus.waitFor('catalog:replicated', (e) => e.peerId === c.peerId && e.pieces === PIECES, { timeoutMs: 300_000 })
+    const start = performance.now()
+    peer.bus.emit('companion:discovered', { profile: { userDb: c.userDb, username: c.username, pieces: c.pieces, nodeId: c.peerId }, multiaddrs: c.multiaddrs })
+    await replicated
+    const readyMs = performance.now() - start
+    const result = await peer.catalog.query({ timeoutMs: 60_000 }).done
+    const ms = performance.now() - start
+    const fromCompanion = result.hits.filter((h) => h.sources.some((s) => s.peerId === c.peerId)).length
+    if (fromCompanion !== PIECES) throw new Error(`catalog: ${fromCompanion} of ${PIECES} pieces queryable`)
+    return { ms, readyMs }
+  } finally {
+    await peer.stop()
+  }
+}
+
+/** Plain OrbitDB: open by address, wait until every entry has arrived */
+async function raw (c) {
+  const peer = await freshPeer('raw', false)
+  try {
+    await peer.transport.connect(c.multiaddrs[0])
+    const start = performance.now()
+    const db = await peer.transport.orbitdb.open(c.pieces, { Database: Documents({ indexBy: 'hash' }), sync: false })
+    const openMs = performance.now() - start
+    const complete = new Promise((resolve, reject) => {
+      let checking = Promise.resolve()
+      const check = () => {
+        const at = performance.now() // when this entry arrived; the count check below is not timed
+        checking = checking.then(async () => {
+          if ((await db.all()).length === PIECES) {
+            db.events.off('update', check)
+            db.events.off('join', check)
+            resolve(at - start)
+          }
+        }).catch(reject)
+      }
+      db.events.on('update', check)
+      db.events.on('join', check)
+    })
+    await db.sync.start()
+    const ms = await complete
+    return { ms, openMs }
+  } finally {
+    await peer.stop()
+  }
+}
+
+try {
+  const { companions: [c] } = await companion.next('ready')
+  companion.command({ cmd: 'write', pieces: PIECES, shared: 0, instruments: ['violin', 'cello', 'piano', 'flute', 'guitar'] })
+  const { ms: writeMs } = await companion.next('written')
+  log(`companion wrote ${PIECES} pieces in ${Math.round(writeMs)} ms`)
+
+  const catalogRuns = []
+  const rawRuns = []
+  for (let i = 0; i < REPS; i++) {
+    const r = await raw(c)
+    rawRuns.push(r)
+    log(`raw OrbitDB run ${i + 1}: ${Math.round(r.ms)} ms (open ${Math.round(r.openMs)} ms)`)
+    const k = await viaCatalog(c)
+    catalogRuns.push(k)
+    log(`catalog run ${i + 1}: ${Math.round(k.ms)} ms (replica ready ${Math.round(k.readyMs)} ms)`)
+  }
+  console.log(JSON.stringify({
+    name: 'replication',
+    pieces: PIECES,
+    ms: Math.round(percentile(catalogRuns.map((r) => r.ms), 0.5)),
+    raw_orbitdb_ms: Math.round(percentile(rawRuns.map((r) => r.ms), 0.5)),
+    runs: REPS,
+    catalog_runs_ms: catalogRuns.map((r) => Math.round(r.ms)),
+    raw_runs_ms: rawRuns.map((r) => Math.round(r.ms)),
+    raw_open_ms: round(percentile(rawRuns.map((r) => r.openMs), 0.5))
+  }))
+} finally {
+  await companion.stop()
+  await rm(base, { recursive: true, force: true })
+}
