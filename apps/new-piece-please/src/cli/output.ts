@@ -1,0 +1,75 @@
+import yoctoSpinner from 'yocto-spinner'
+import { exitCodeOf } from '../errors.js'
+import type { ExitCode } from '../errors.js'
+
+/** Output of one CLI command: JSON for scripts (`--json`) or text for people */
+export interface Output {
+  readonly json: boolean
+  /** Print a result: `value` as one JSON line with --json, else the text of `human` */
+  result(value: unknown, human: () => string): void
+  /** A progress indicator on stderr for slow steps (a spinner on a terminal; silent with --json or when piped) */
+  progress(text: string): Progress
+}
+
+export interface Progress {
+  update(text: string): void
+  done(text?: string): void
+  fail(): void
+}
+
+const silent: Progress = { update () {}, done () {}, fail () {} }
+
+export function createOutput (json: boolean): Output {
+  const interactive = process.stderr.isTTY && !('CI' in process.env)
+  return {
+    json,
+    result (value, human) {
+      if (json) console.log(JSON.stringify(value))
+      else {
+        const text = human()
+        if (text !== '') console.log(text)
+      }
+    },
+    progress (text) {
+      if (json || !interactive) return silent
+      const spinner = yoctoSpinner({ text, handleSignals: false }).start()
+      return {
+        update (t) { spinner.text = t },
+        done (t) { if (t == null) spinner.stop(); else spinner.success(t) },
+        fail () { spinner.stop() }
+      }
+    }
+  }
+}
+
+/**
+ * Print an error as one line on stderr (`npp: <message>`), with the stack and
+ * causes only when `LOG` is set, and return its exit code.
+ */
+export function reportError (err: unknown): ExitCode {
+  const error = err instanceof Error ? err : new Error(String(err))
+  // one line: a multi-line message is joined (and bounded), the stack only with LOG
+  let message = error.message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')
+  if (message === '') message = error.name
+  if (message.length > 400) message = `${message.slice(0, 397)}...`
+  console.error(`npp: ${message}`)
+  if (process.env.LOG != null && process.env.LOG !== '') {
+    console.error(error.stack)
+    for (let cause = error.cause; cause != null; cause = (cause as Error).cause) {
+      console.error('caused by:', cause instanceof Error ? cause.stack : cause)
+    }
+  }
+  return exitCodeOf(err)
+}
+
+/** Shorten a peer id for tables: `12D3Koo…AbCdEf` */
+export function short (id: string, keep = 6): string {
+  return id.length <= keep * 2 + 3 ? id : `${id.slice(0, keep + 2)}…${id.slice(-keep)}`
+}
+
+/** A plain text table (no colours, so it pipes cleanly) */
+export function table (headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import envPaths from 'env-paths'
+import { z } from 'zod'
+import { NoRunningPeerError } from './errors.js'
+
+/**
+ * The default repo folder: `$NPP_REPO`, else the per-user data folder
+ * (`$XDG_DATA_HOME/npp` or `~/.local/share/npp` on Linux, the platform's
+ * equivalent elsewhere). env-paths knows every platform's convention, so we do
+ * not hand-roll them.
+ */
+export function defaultRepo (): string {
+  const fromEnv = process.env.NPP_REPO
+  if (fromEnv != null && fromEnv !== '') return resolve(fromEnv)
+  return envPaths('npp', { suffix: '' }).data
+}
+
+/** What a running peer writes to `<repo>/api.json` so that the CLI can find it */
+export const ApiInfo = z.object({
+  url: z.url(),
+  pid: z.number().int().positive(),
+  peerId: z.string(),
+  startedAt: z.number()
+})
+export type ApiInfo = z.infer<typeof ApiInfo>
+
+export const API_INFO_FILE = 'api.json'
+export const API_TOKEN_FILE = 'api.token'
+
+/**
+ * The repo's secret API token: read from `<repo>/api.token`, created (32 random
+ * bytes, base64url) on first use. The file is always mode 0600.
+ */
+export async function ensureToken (repo: string): Promise<string> {
+  await mkdir(repo, { recursive: true })
+  const file = join(repo, API_TOKEN_FILE)
+  try {
+    const token = (await readFile(file, 'utf8')).trim()
+    if (token.length >= 32) {
+      await chmod(file, 0o600)
+      return token
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const token = randomBytes(32).toString('base64url')
+  await writeFile(file, token + '\n', { mode: 0o600 })
+  await chmod(file, 0o600)
+  return token
+}
+
+export async function writeApiInfo (repo: string, info: ApiInfo): Promise<void> {
+  await writeFile(join(repo, API_INFO_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 })
+}
+
+export async function removeApiInfo (repo: string, pid = process.pid): Promise<void> {
+  const current = await readApiInfoFile(repo)
+  if (current != null && current.pid !== pid) return // another peer's file
+  await rm(join(repo, API_INFO_FILE), { force: true })
+}
+
+async function readApiInfoFile (repo: string): Promise<ApiInfo | undefined> {
+  try {
+    const parsed = ApiInfo.safeParse(JSON.parse(await readFile(join(repo, API_INFO_FILE), 'utf8')))
+    return parsed.success ? parsed.data : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Is a process with this pid alive (signal 0 probes without signalling)? */
+export function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The `api.json` of a live peer in `repo`, or undefined */
+export async function runningPeer (repo: string): Promise<ApiInfo | undefined> {
+  const info = await readApiInfoFile(repo)
+  if (info == null || !isAlive(info.pid)) return undefined
+  return info
+}
+
+/** Where and how to reach the running peer of `repo`; throws {@link NoRunningPeerError} */
+export async function locatePeer (repo: string): Promise<{ info: ApiInfo, token: string }> {
+  try {
+    await stat(repo)
+  } catch {
+    throw new NoRunningPeerError(repo, 'the folder does not exist')
+  }
+  const info = await readApiInfoFile(repo)
+  if (info == null) throw new NoRunningPeerError(repo)
+  if (!isAlive(info.pid)) throw new NoRunningPeerError(repo, `process ${info.pid} is gone`)
+  let token: string
+  try {
+    token = (await readFile(join(repo, API_TOKEN_FILE), 'utf8')).trim()
+  } catch {
+    throw new NoRunningPeerError(repo, `cannot read ${API_TOKEN_FILE}`)
+  }
+  return { info, token }
+}

@@ -1,0 +1,154 @@
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { followBus, NppPeer, tempDir } from './helpers.js'
+import type { BrowserContext, Page } from 'playwright-core'
+
+/**
+ * The dashboard and the inspector in a real browser: Debian's Chromium driven by
+ * playwright-core (never a browser download). Screenshots go to test-results/.
+ */
+const CHROMIUM = '/usr/bin/chromium'
+const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url))
+
+let alice: NppPeer
+let bob: NppPeer
+let context: BrowserContext
+let page: Page
+const cleanups: Array<() => Promise<void>> = []
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (.ci/run does this)`)
+  }
+  const [a, b, profile, scores] = await Promise.all([tempDir('web-alice'), tempDir('web-bob'), tempDir('chromium-profile'), tempDir('web-scores')])
+  cleanups.push(a.cleanup, b.cleanup, profile.cleanup, scores.cleanup)
+  ;[alice, bob] = await Promise.all([NppPeer.start(a.dir), NppPeer.start(b.dir)])
+  await alice.api.put('/api/profile/username', { value: 'alice' })
+  await bob.api.put('/api/profile/username', { value: 'bob' })
+  await alice.api.post('/api/pieces', { instrument: 'violin', title: 'Méditation', composer: 'Massenet', score: Buffer.from('Méditation').toString('base64') })
+  await bob.api.post('/api/pieces', { instrument: 'violin', title: 'Csárdás', composer: 'Monti', score: Buffer.from('Csárdás').toString('base64') })
+  await bob.api.post('/api/pieces', { instrument: 'cello', title: 'Cello Suite No. 1', composer: 'Bach', score: Buffer.from('Suite').toString('base64') })
+
+  context = await chromium.launchPersistentContext(profile.dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 1000 }
+  })
+  // the pages may load only what the peer itself serves (no CDN, no other address)
+  await context.route('**/*', async (route) => {
+    const url = new URL(route.request().url())
+    if (url.hostname === '127.0.0.1' || url.protocol === 'data:') await route.continue()
+    else await route.abort()
+  })
+  page = context.pages()[0] ?? await context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (err) => { errors.push(err.message) })
+  cleanups.push(async () => { expect(errors).toEqual([]) })
+})
+
+afterAll(async () => {
+  await context?.close()
+  await Promise.allSettled([alice?.kill(), bob?.kill()])
+  for (const c of cleanups.splice(0)) await c()
+})
+
+async function screenshot (name: string, fullPage: boolean): Promise<string> {
+  await mkdir(RESULTS, { recursive: true })
+  const path = join(RESULTS, name)
+  await page.screenshot({ path, fullPage })
+  console.log(`screenshot: ${path}`)
+  return path
+}
+
+describe('the dashboard in Chromium', () => {
+  it('shows the peer, sees a second peer become an online companion, and runs a query with sources', async () => {
+    await page.goto(alice.info.dashboard)
+    // the token moved from the URL fragment into the tab's session storage
+    expect(page.url()).not.toContain('token=')
+    await expect.poll(async () => await page.textContent('#peer-id')).toBe(alice.info.peerId)
+    await page.waitForSelector('[data-piece] >> text=Méditation')
+
+    // connect to bob from the dashboard
+    const bus = await followBus(alice.api)
+    await page.fill('#connect-form [name=multiaddr]', bob.info.multiaddrs[0]!)
+    await page.click('#connect-form button')
+    await page.waitForSelector('[data-companion="bob"][data-status="online"]', { timeout: 30_000 })
+    await page.waitForSelector(`[data-peer="${bob.info.peerId}"]`)
+    // both of bob's pieces have arrived in alice's replica of his catalog
+    await bus.waitFor('catalog:replicated', (p) => p.peerId === bob.info.peerId && p.pieces === 2)
+    bus.close()
+
+    // new piece, please
+    await page.fill('#random-form [name=instrument]', 'violin')
+    await page.click('#random-form button')
+    await page.waitForSelector('[data-testid=random-piece] >> text=Méditation')
+
+    // distributed query: results stream in with their sources
+    await page.fill('#query-form [name=instrument]', 'violin')
+    await page.click('#query-form button')
+    await page.waitForSelector('[data-testid=query-summary]', { timeout: 30_000 })
+    const rows = await page.$$eval('[data-testid=query-results] tr[data-hit]', (trs) => trs.map((tr) => ({
+      title: tr.querySelector('td')?.textContent,
+      sources: [...tr.querySelectorAll('[data-source]')].map((s) => s.getAttribute('data-source'))
+    })))
+    expect(rows).toEqual(expect.arrayContaining([
+      { title: 'Méditation', sources: ['alice'] },
+      { title: 'Csárdás', sources: ['bob'] }
+    ]))
+    expect(rows).toHaveLength(2)
+    expect(await page.textContent('[data-testid=query-summary]')).toMatch(/^2 pieces from 2 sources/)
+
+    // practise from the catalog table: the count updates live
+    await page.click('[data-piece] >> text=practised +1')
+    await expect.poll(async () => await page.textContent('[data-piece] [data-testid=practised]')).toBe('1')
+    await screenshot('dashboard.png', true)
+  })
+
+  it('draws every machine and highlights a companion actor\'s state as it goes offline', async () => {
+    await page.click('#nav-inspector')
+    await page.waitForURL('**/inspector')
+    // every package machine drawn from its definition
+    for (const id of ['npp', 'transport', 'catalog', 'discovery', 'companions']) {
+      await page.waitForSelector(`[data-definition="${id}"] svg`, { timeout: 30_000 })
+    }
+    // ... each one drawn (no mermaid syntax errors)
+    const { machines } = await alice.api.get<{ machines: unknown[] }>('/api/machines')
+    await expect.poll(async () => await page.locator('[data-definition] .diagram svg').count(), { timeout: 30_000 }).toBe(machines.length)
+    expect(await page.locator('.diagram:has-text("cannot draw")').count()).toBe(0)
+    // the live actor of companion bob, spawned by the companions machine, is online
+    const card = page.locator('.actor[data-machine="companion"]').first()
+    await card.waitFor()
+    await expect.poll(async () => await card.getAttribute('data-drawn-state'), { timeout: 30_000 }).toBe('online')
+    expect(await card.locator('svg g.node.active').textContent()).toBe('online')
+    // the event log shows the events between actors, and filters them
+    await page.fill('#event-filter', 'peer:connected')
+    await expect.poll(async () => await page.locator('#events tr:not([hidden])').count()).toBeGreaterThan(0)
+    await page.fill('#event-filter', '')
+
+    // bob's process dies: the companion's actor leaves `online`, and the diagram follows
+    await bob.kill()
+    await expect.poll(async () => await card.getAttribute('data-drawn-state'), { timeout: 30_000 }).toMatch(/^(offline|reconnecting)$/)
+    const highlighted = await card.locator('svg g.node.active').textContent()
+    expect(highlighted).toMatch(/^(offline|reconnecting)$/)
+    await page.fill('#event-filter', 'peer:disconnected')
+    await expect.poll(async () => await page.locator('#events tr:not([hidden])').count()).toBeGreaterThan(0)
+    await page.fill('#event-filter', '')
+    await card.evaluate((el) => { el.scrollIntoView({ block: 'center' }) })
+    await screenshot('inspector.png', false)
+  })
+
+  it('the dashboard sees the companion offline too, and a query reports it', async () => {
+    await page.click('#nav-dashboard')
+    await page.waitForSelector('[data-companion="bob"]:not([data-status="online"])', { timeout: 30_000 })
+    await page.fill('#query-form [name=instrument]', 'violin')
+    await page.fill('#query-form [name=timeout]', '1000')
+    await page.click('#query-form button')
+    await page.waitForSelector('[data-testid=query-summary]', { timeout: 30_000 })
+    expect(await page.textContent('[data-testid=query-summary]')).toMatch(/from 1 source.*(timed out|failed)/s)
+  })
+})

@@ -1,0 +1,242 @@
+/* global document, FileReader */
+// The dashboard: this peer, its connections, companions (live online/offline), the
+// catalog, "new piece, please" and the distributed query with streaming results.
+import { api, el, events, link, ndjson, requireToken, short } from './common.js'
+
+const $ = (id) => document.getElementById(id)
+
+function showError (id, err) {
+  $(id).textContent = err == null ? '' : (err.message ?? String(err))
+}
+
+function sourceChip (source) {
+  const local = source.kind === 'local'
+  return el('span', { class: `chip${local ? ' local' : ''}`, title: source.peerId, dataset: { source: source.username } }, local ? `${source.username} (me)` : source.username)
+}
+
+// --- this peer ------------------------------------------------------------------------
+async function loadId () {
+  const id = await api.get('/api/id')
+  $('peer-id').textContent = id.peerId
+  $('peer-username').textContent = id.username ?? ''
+  $('peer-addrs').replaceChildren(...id.multiaddrs.map((m) => el('div', {}, m)))
+  $('peer-userdb').textContent = id.userDb
+  $('peer-state').textContent = `${id.state} · ${Object.entries(id.components ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`
+  $('who').textContent = `${id.username ?? ''} · ${short(id.peerId)}`
+  document.title = `${id.username ?? 'peer'} · New Piece, Please!`
+}
+
+// --- connected peers ------------------------------------------------------------------
+async function loadPeers () {
+  const { peers } = await api.get('/api/peers')
+  $('peers-count').textContent = `(${peers.length})`
+  $('peers-list').replaceChildren(peers.length === 0
+    ? el('div', { class: 'empty' }, 'Not connected to any peer. Paste a peer\'s multiaddr below.')
+    : el('table', {}, el('tbody', {}, peers.map((p) => el('tr', { dataset: { peer: p.peerId } },
+      el('td', { class: 'mono', title: p.peerId }, short(p.peerId, 6)),
+      el('td', { class: 'mono muted' }, p.connections.join(' ')))))))
+}
+
+$('connect-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const form = e.currentTarget
+  const button = form.querySelector('button')
+  button.disabled = true
+  showError('connect-error', null)
+  try {
+    await api.post('/api/peers', { multiaddr: form.multiaddr.value.trim() })
+    form.reset()
+  } catch (err) {
+    showError('connect-error', err)
+  } finally {
+    button.disabled = false
+  }
+})
+
+// --- companions -----------------------------------------------------------------------
+async function loadCompanions () {
+  const { companions } = await api.get('/api/companions')
+  $('companions-count').textContent = `(${companions.filter((c) => c.status === 'online').length} online of ${companions.length})`
+  $('companions-list').replaceChildren(companions.length === 0
+    ? el('div', { class: 'empty' }, 'No companions yet. Connect to a peer: it becomes one by itself.')
+    : el('table', {},
+      el('thead', {}, el('tr', {}, el('th', {}, 'username'), el('th', {}, 'status'), el('th', {}, 'peer'), el('th', {}, 'last seen'), el('th', {}))),
+      el('tbody', {}, companions.map((c) => el('tr', { dataset: { companion: c.profile.username, status: c.status } },
+        el('td', {}, c.profile.username),
+        el('td', {}, el('span', { class: `badge ${c.status}`, dataset: { testid: 'companion-status' } }, c.status)),
+        el('td', { class: 'mono', title: c.profile.nodeId }, short(c.profile.nodeId, 4)),
+        el('td', { class: 'muted', title: new Date(c.lastSeen).toLocaleString() }, new Date(c.lastSeen).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
+        el('td', {}, el('button', {
+          class: 'ghost small',
+          title: 'stop following this companion',
+          onclick: async () => { await api.delete(`/api/companions?userDb=${encodeURIComponent(c.userDb)}`); await loadCompanions() }
+        }, 'remove')))))))
+}
+
+// --- catalog --------------------------------------------------------------------------
+async function loadCatalog () {
+  const { pieces } = await api.get('/api/pieces')
+  $('catalog-count').textContent = `(${pieces.length})`
+  const instruments = [...new Set(pieces.map((p) => p.instrument.toLowerCase()))].sort()
+  $('instruments').replaceChildren(...instruments.map((i) => el('option', { value: i })))
+  $('catalog-list').replaceChildren(pieces.length === 0
+    ? el('div', { class: 'empty' }, 'Your catalog is empty. Add a piece below.')
+    : el('table', {},
+      el('thead', {}, el('tr', {}, el('th', {}, 'title'), el('th', {}, 'composer'), el('th', {}, 'instrument'), el('th', {}, 'practised'), el('th', {}, 'score'), el('th', {}))),
+      el('tbody', {}, pieces.map((p) => el('tr', { dataset: { piece: p.hash } },
+        el('td', {}, p.title ?? el('span', { class: 'muted' }, '(untitled)')),
+        el('td', {}, p.composer ?? ''),
+        el('td', {}, p.instrument),
+        el('td', { class: 'num', dataset: { testid: 'practised' } }, String(p.practised)),
+        el('td', { class: 'mono muted', title: p.hash }, short(p.hash, 8)),
+        el('td', {},
+          el('button', { class: 'small', onclick: async () => { await api.post(`/api/pieces/${encodeURIComponent(p.hash)}/practise`); await loadCatalog() } }, 'practised +1'), ' ',
+          el('button', { class: 'ghost small', onclick: async () => { await api.delete(`/api/pieces/${encodeURIComponent(p.hash)}`); await loadCatalog() } }, 'remove')))))))
+}
+
+async function fileAsBase64 (file) {
+  return await new Promise((resolve, reject) => {
+    const reader = new FileReader()
+    reader.onload = () => { resolve(String(reader.result).replace(/^data:[^,]*,/, '')) }
+    reader.onerror = () => { reject(reader.error) }
+    reader.readAsDataURL(file)
+  })
+}
+
+$('add-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const form = e.currentTarget
+  showError('add-error', null)
+  const file = form.file.files[0]
+  const body = { instrument: form.instrument.value.trim() }
+  for (const k of ['title', 'composer']) if (form[k].value.trim() !== '') body[k] = form[k].value.trim()
+  try {
+    if (file != null) body.score = await fileAsBase64(file)
+    else if (form.hash.value.trim() !== '') body.hash = form.hash.value.trim()
+    else throw new Error('give the score: its CID, or pick the file')
+    await api.post('/api/pieces', body)
+    form.reset()
+    await loadCatalog()
+  } catch (err) {
+    showError('add-error', err)
+  }
+})
+
+// --- new piece, please ----------------------------------------------------------------
+$('random-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const instrument = e.currentTarget.instrument.value.trim()
+  showError('random-error', null)
+  try {
+    const { piece } = await api.get(`/api/random${instrument === '' ? '' : `?instrument=${encodeURIComponent(instrument)}`}`)
+    $('random-result').replaceChildren(el('div', { class: 'pick', dataset: { testid: 'random-piece' } },
+      el('div', { class: 'title' }, piece.title ?? '(untitled)'),
+      el('div', {}, [piece.composer, piece.instrument].filter(Boolean).join(' · ')),
+      el('div', { class: 'muted' }, `practised ${piece.practised} time${piece.practised === 1 ? '' : 's'}`)))
+  } catch (err) {
+    $('random-result').replaceChildren()
+    showError('random-error', err)
+  }
+})
+
+// --- distributed query ----------------------------------------------------------------
+$('query-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const form = e.currentTarget
+  const button = form.querySelector('button')
+  const body = {}
+  if (form.instrument.value.trim() !== '') body.instrument = form.instrument.value.trim()
+  if (form.text.value.trim() !== '') body.text = form.text.value.trim()
+  if (form.timeout.value !== '') body.timeoutMs = Number(form.timeout.value)
+  showError('query-error', null)
+  button.disabled = true
+  const rows = new Map()
+  const tbody = el('tbody')
+  $('query-results').replaceChildren(el('table', { dataset: { testid: 'query-results' } },
+    el('thead', {}, el('tr', {}, el('th', {}, 'title'), el('th', {}, 'composer'), el('th', {}, 'instrument'), el('th', {}, 'sources'))), tbody))
+  $('query-summary').replaceChildren(el('div', { class: 'summary muted' }, 'asking…'))
+  const upsert = (hit, source) => {
+    let row = rows.get(hit.hash)
+    if (row == null) {
+      row = { sources: el('td'), tr: null, seen: new Set() }
+      row.tr = el('tr', { dataset: { hit: hit.hash } }, el('td', {}, hit.title ?? '(untitled)'), el('td', {}, hit.composer ?? ''), el('td', {}, hit.instrument), row.sources)
+      rows.set(hit.hash, row)
+      tbody.append(row.tr)
+    }
+    for (const s of source == null ? hit.sources : [source]) {
+      const key = `${s.kind}:${s.peerId}`
+      if (row.seen.has(key)) continue
+      row.seen.add(key)
+      row.sources.append(sourceChip(s))
+    }
+  }
+  try {
+    for await (const item of ndjson('/api/query', body)) {
+      if (item.type === 'batch') {
+        for (const hit of item.hits) upsert(hit, item.source)
+      } else if (item.type === 'done') {
+        for (const hit of item.hits) upsert(hit)
+        const s = item.summary
+        const failures = (item.sources ?? []).filter((o) => o.status !== 'answered')
+        $('query-summary').replaceChildren(el('div', { class: 'summary', dataset: { testid: 'query-summary' } },
+          `${s.total} piece${s.total === 1 ? '' : 's'} from ${s.answered} source${s.answered === 1 ? '' : 's'}`,
+          s.timedOut > 0 ? ` · ${s.timedOut} timed out` : '',
+          s.failed > 0 ? ` · ${s.failed} failed` : '',
+          failures.length > 0 ? el('div', { class: 'muted' }, failures.map((o) => `${o.source.username}: ${o.status}${o.reason == null ? '' : ` (${o.reason})`}`).join(' · ')) : ''))
+        if (rows.size === 0) $('query-results').replaceChildren(el('div', { class: 'empty' }, 'Nothing found.'))
+      } else if (item.type === 'error') {
+        throw new Error(item.error.message)
+      }
+    }
+  } catch (err) {
+    showError('query-error', err)
+  } finally {
+    button.disabled = false
+  }
+})
+
+// --- live updates ---------------------------------------------------------------------
+const reloaders = {
+  peer: loadPeers,
+  companion: loadCompanions,
+  catalog: loadCatalog,
+  transport: loadId
+}
+const pending = new Set()
+function reload (what) {
+  if (pending.has(what)) return
+  pending.add(what)
+  // coalesce bursts of events into one reload
+  setTimeout(() => { pending.delete(what); reloaders[what]().catch(() => {}) }, 50)
+}
+
+function logActivity (type, payload) {
+  const log = $('activity-log')
+  const detail = payload.profile?.username ?? payload.username ?? payload.peerId ?? payload.from ?? payload.hash ?? payload.queryId ?? ''
+  log.prepend(el('div', {}, `${new Date().toLocaleTimeString()}  ${type}  ${typeof detail === 'string' ? detail : ''}${payload.reason == null ? '' : `  (${payload.reason})`}`))
+  while (log.childElementCount > 100) log.lastElementChild.remove()
+}
+
+if (requireToken($('main'))) {
+  $('nav-inspector').href = link('/inspector')
+  $('nav-dashboard').href = link('/')
+  events({
+    onStatus: (live) => { $('live').classList.toggle('live', live) },
+    onEvent: (event, data) => {
+      if (event === 'hello') {
+        // (re)connected: load everything
+        for (const what of Object.keys(reloaders)) reload(what)
+        return
+      }
+      if (event !== 'bus') return
+      const domain = data.type.split(':')[0]
+      if (domain === 'catalog' && data.type !== 'catalog:changed') {
+        if (data.type === 'catalog:replicated') logActivity(data.type, data.payload)
+        return
+      }
+      if (domain === 'message') return
+      logActivity(data.type, data.payload)
+      if (domain in reloaders) reload(domain)
+    }
+  })
+}
