@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
 import { Documents, OWN_DATABASES, createTransport, openOwnDatabase } from '@npp/transport'
-import { Companions, percentile, round } from './child.mjs'
+import { Companions, percentile, round } from './companions-process.mjs'
 
 const COMPANIONS = Number(process.env.COMPANIONS ?? 10)
 const PIECES = Number(process.env.PIECES ?? 1000)
@@ -37,7 +37,7 @@ try {
   const t0 = performance.now()
   await transport.start()
   await catalog.start()
-  const { companions: list } = await companions.next('ready')
+  const { companions: list } = await companions.take('ready', undefined, 600_000)
   log(`${COMPANIONS} companions and the querier started in ${Math.round(performance.now() - t0)} ms`)
 
   // discovery, as the discovery package would report it; the replicas then follow the
@@ -55,7 +55,7 @@ try {
     bus.emit('companion:discovered', { profile: { userDb: c.userDb, username: c.username, pieces: c.pieces, nodeId: c.peerId }, multiaddrs: c.multiaddrs })
   }
   companions.command({ cmd: 'write', pieces: PIECES, shared: SHARED, instruments: INSTRUMENTS })
-  const { ms: writeMs } = await companions.next('written')
+  const { ms: writeMs } = await companions.take('written', undefined, 600_000)
   log(`companions wrote ${COMPANIONS} x ${PIECES} pieces in ${Math.round(writeMs)} ms`)
   await replicated
   const replicateMs = performance.now() - t1

@@ -7,47 +7,25 @@
 // restarted peer loads its companions db and dials every companion at once (the
 // observer's own backoff redial would reach it only if the ports were the same).
 // Several rounds; the medians are reported. Prints one JSON object on the last line.
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { JsonLinesChild, percentile, round } from '@npp/testkit'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7)
 const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url))
 const now = () => performance.timeOrigin + performance.now()
+const TIMEOUT = 30_000
 
 function startWorker (name, repo) {
-  const spawnedAt = now()
-  const child = spawn(process.execPath, [worker, repo], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const events = []
-  const waiters = []
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const event = JSON.parse(line)
-    if (event.event === 'error') console.error(`${name}:`, line)
-    events.push(event)
-    for (const w of [...waiters]) {
-      if (w.match(event)) { waiters.splice(waiters.indexOf(w), 1); clearTimeout(w.timer); w.resolve(event) }
-    }
+  const child = new JsonLinesChild(worker, [repo], {
+    name,
+    onEvent: (e) => { if (e.event === 'error') console.error(`${name}:`, JSON.stringify(e)) }
   })
-  // the first matching event from now on, or one already seen if `seen` is true
-  const next = (match, { seen = true, timeoutMs = 30_000 } = {}) => new Promise((resolve, reject) => {
-    const found = seen ? events.find(match) : undefined
-    if (found != null) { resolve(found); return }
-    const timer = setTimeout(() => { reject(new Error(`${name}: no matching event within ${timeoutMs} ms`)) }, timeoutMs)
-    waiters.push({ match, resolve, timer })
-  })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  return { child, next, spawnedAt, exited, send: (cmd) => { child.stdin.write(JSON.stringify(cmd) + '\n') } }
+  child.spawnedAt = now()
+  return child
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
-const round1 = (x) => Math.round(x * 10) / 10
 
 const root = await mkdtemp(join(tmpdir(), 'npp-bench-reconnect-'))
 const observer = startWorker('observer', join(root, 'observer'))
@@ -56,27 +34,27 @@ const offline = []
 const online = []
 const fromSpawn = []
 try {
-  const [o, c] = await Promise.all([observer.next((e) => e.event === 'ready'), companion.next((e) => e.event === 'ready')])
-  observer.send({ cmd: 'connect', addr: c.multiaddrs[0] })
+  const [o, c] = await Promise.all([observer.next('ready', undefined, TIMEOUT), companion.next('ready', undefined, TIMEOUT)])
+  observer.command({ cmd: 'connect', addr: c.multiaddrs[0] })
   await Promise.all([
-    observer.next((e) => e.event === 'online' && e.peerId === c.peerId),
-    companion.next((e) => e.event === 'online' && e.peerId === o.peerId)
+    observer.next('online', (e) => e.peerId === c.peerId, TIMEOUT),
+    companion.next('online', (e) => e.peerId === o.peerId, TIMEOUT)
   ])
 
   for (let round = 1; round <= ROUNDS; round++) {
-    const wentOffline = observer.next((e) => e.event === 'offline' && e.peerId === c.peerId, { seen: false })
+    const wentOffline = observer.upcoming('offline', (e) => e.peerId === c.peerId, TIMEOUT)
     const killedAt = now()
     companion.child.kill('SIGKILL')
     const off = await wentOffline
     await companion.exited
 
-    const cameBack = observer.next((e) => e.event === 'online' && e.peerId === c.peerId, { seen: false })
+    const cameBack = observer.upcoming('online', (e) => e.peerId === c.peerId, TIMEOUT)
     companion = startWorker('companion', join(root, 'companion'))
-    const up = await companion.next((e) => e.event === 'transport:started')
+    const up = await companion.next('transport:started', undefined, TIMEOUT)
     const on = await cameBack
     // let the restarted peer settle (it sees the observer online too) before the next kill
-    await companion.next((e) => e.event === 'online' && e.peerId === o.peerId)
-    await companion.next((e) => e.event === 'ready')
+    await companion.next('online', (e) => e.peerId === o.peerId, TIMEOUT)
+    await companion.next('ready', undefined, TIMEOUT)
 
     offline.push(off.at - killedAt)
     online.push(on.at - up.at)
@@ -85,7 +63,7 @@ try {
   }
 } finally {
   companion.child.kill('SIGKILL')
-  observer.send({ cmd: 'exit' })
+  observer.command({ cmd: 'exit' })
   await observer.exited
   await rm(root, { recursive: true, force: true })
 }
@@ -93,9 +71,9 @@ try {
 console.log(JSON.stringify({
   name: 'reconnect',
   rounds: offline.length,
-  offline_detect_ms: round1(median(offline)),
-  back_online_ms: round1(median(online)),
-  offline_detect_max_ms: round1(Math.max(...offline)),
-  back_online_max_ms: round1(Math.max(...online)),
-  restart_to_online_ms: round1(median(fromSpawn))
+  offline_detect_ms: round(percentile(offline, 0.5), 1),
+  back_online_ms: round(percentile(online, 0.5), 1),
+  offline_detect_max_ms: round(Math.max(...offline), 1),
+  back_online_max_ms: round(Math.max(...online), 1),
+  restart_to_online_ms: round(percentile(fromSpawn, 0.5), 1)
 }))

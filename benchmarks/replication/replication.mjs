@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
 import { Documents, createTransport } from '@npp/transport'
-import { Companions, percentile, round } from './child.mjs'
+import { Companions, percentile, round } from '@npp/bench-query/companions-process'
 
 const PIECES = Number(process.env.PIECES ?? 1000)
 const REPS = Number(process.env.REPS ?? 3)
@@ -93,9 +93,9 @@ async function raw (c) {
 }
 
 try {
-  const { companions: [c] } = await companion.next('ready')
+  const { companions: [c] } = await companion.take('ready', undefined, 600_000)
   companion.command({ cmd: 'write', pieces: PIECES, shared: 0, instruments: ['violin', 'cello', 'piano', 'flute', 'guitar'] })
-  const { ms: writeMs } = await companion.next('written')
+  const { ms: writeMs } = await companion.take('written', undefined, 600_000)
   log(`companion wrote ${PIECES} pieces in ${Math.round(writeMs)} ms`)
 
   const catalogRuns = []
