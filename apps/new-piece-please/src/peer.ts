@@ -1,9 +1,9 @@
-import { createBus } from '@npp/bus'
+import { actorLifecycle, createBus } from '@npp/bus'
 import { catalogMachine, createCatalog } from '@npp/catalog'
 import { companionsMachine, createCompanions } from '@npp/companions'
 import { createDiscovery, discoveryMachine } from '@npp/discovery'
 import { createTransport, transportMachine } from '@npp/transport'
-import { createActor, waitFor } from 'xstate'
+import { createActor } from 'xstate'
 import { AppError } from './errors.js'
 import { collectMachines } from './inspect/graph.js'
 import { InspectionRecorder } from './inspect/recorder.js'
@@ -110,6 +110,11 @@ export function createPeer (init: PeerInit): Peer {
   }
   const actor = createActor(appMachine, { input: { components, bus }, inspect })
   actor.start()
+  const lifecycle = actorLifecycle(actor, { running: 'running', stopped: ['idle', 'stopped'] }, {
+    startFailed: (cause) => cause ?? new PeerFailedError('The peer failed to start; run with LOG="npp:*" to see why'),
+    stopFailed: (cause) => cause ?? new PeerFailedError('The peer failed to stop cleanly'),
+    interrupted: () => new PeerFailedError('The peer was stopped while starting')
+  })
 
   return {
     repo: init.repo,
@@ -121,23 +126,10 @@ export function createPeer (init: PeerInit): Peer {
     actor,
     recorder,
     async start () {
-      if (actor.getSnapshot().matches('running')) return
-      if (actor.getSnapshot().matches('stopping')) await waitFor(actor, (s) => !s.matches('stopping'))
-      if (!actor.getSnapshot().matches('starting')) actor.send({ type: 'start' })
-      const snapshot = await waitFor(actor, (s) => s.matches('running') || s.matches('failed') || s.matches('stopped'))
-      if (snapshot.matches('failed')) throw snapshot.context.error ?? new PeerFailedError('The peer failed to start; run with LOG="npp:*" to see why')
-      if (snapshot.matches('stopped')) throw new PeerFailedError('The peer was stopped while starting')
+      await lifecycle.start()
     },
     async stop () {
-      const current = actor.getSnapshot()
-      if (current.matches('idle') || current.matches('stopped')) return
-      if (current.matches('failed')) {
-        actor.send({ type: 'stop' })
-        return
-      }
-      actor.send({ type: 'stop' })
-      const snapshot = await waitFor(actor, (s) => s.matches('stopped') || s.matches('failed'))
-      if (snapshot.matches('failed')) throw snapshot.context.error ?? new PeerFailedError('The peer failed to stop cleanly')
+      await lifecycle.stop()
     }
   }
 }

@@ -1,9 +1,9 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto'
 import { unixfs } from '@helia/unixfs'
-import { forwardEmitted } from '@npp/bus'
+import { actorLifecycle, forwardEmitted } from '@npp/bus'
 import { enableLogging, nppLogger } from '@npp/transport'
 import { CID } from 'multiformats/cid'
-import { createActor, waitFor } from 'xstate'
+import { createActor } from 'xstate'
 import {
   CatalogError, CatalogNotStartedError, InvalidHashError, InvalidPieceError, InvalidProfileFieldError, InvalidQueryError,
   PieceNotFoundError, ProtectedFieldError, ScoreTooLargeError
@@ -64,6 +64,11 @@ export function createCatalog (init: CatalogInit): Catalog {
     runs.delete(e.queryId)
   })
   actor.start()
+  const lifecycle = actorLifecycle(actor, { running: 'running' }, {
+    startFailed: (cause) => cause ?? new CatalogError('The catalog failed to start'),
+    stopFailed: (cause) => cause ?? new CatalogError('The catalog failed to stop'),
+    interrupted: () => new CatalogError('The catalog was stopped while starting')
+  })
 
   const stores = (what: string): OwnStores => {
     const snapshot = actor.getSnapshot()
@@ -84,21 +89,12 @@ export function createCatalog (init: CatalogInit): Catalog {
     get piecesAddress () { return stores('read the pieces address').pieces.address },
 
     async start () {
-      if (actor.getSnapshot().matches('running')) return
-      if (actor.getSnapshot().matches('stopping')) await waitFor(actor, (s) => !s.matches('stopping'))
-      if (!actor.getSnapshot().matches('starting')) actor.send({ type: 'start' })
-      const snapshot = await waitFor(actor, (s) => s.matches('running') || s.matches('failed') || s.matches('stopped'))
-      if (snapshot.matches('failed')) throw snapshot.context.error ?? new CatalogError('The catalog failed to start')
-      if (!snapshot.matches('running')) throw new CatalogError('The catalog was stopped while starting')
-      log('started; pieces db %s', snapshot.context.stores?.pieces.address)
+      await lifecycle.start()
+      log('started; pieces db %s', actor.getSnapshot().context.stores?.pieces.address)
     },
 
     async stop () {
-      const current = actor.getSnapshot()
-      if (current.matches('stopped') || current.matches('failed')) return
-      actor.send({ type: 'stop' })
-      const snapshot = await waitFor(actor, (s) => s.matches('stopped') || s.matches('failed'))
-      if (snapshot.matches('failed')) throw snapshot.context.error ?? new CatalogError('The catalog failed to stop')
+      await lifecycle.stop()
     },
 
     async add (piece) {

@@ -1,4 +1,4 @@
-import { forwardEmitted } from '@npp/bus'
+import { actorLifecycle, forwardEmitted } from '@npp/bus'
 import { nppLogger } from '@npp/transport'
 import { createActor, isMachineSnapshot, waitFor } from 'xstate'
 import { CompanionsError, CompanionsNotStartedError, InvalidCompanionsOptionError } from './errors.js'
@@ -59,6 +59,11 @@ export function createCompanions (init: CompanionsInit): Companions {
   })
   forwardEmitted(actor, init.bus)
   actor.start()
+  const lifecycle = actorLifecycle(actor, { running: { active: 'running' }, stopping: { active: 'draining' } }, {
+    startFailed: (cause) => new CompanionsError(`Companions could not open the companions db: ${cause?.message}; is the transport started?`, { cause }),
+    stopFailed: (cause) => new CompanionsError(`Companions failed to stop: ${cause?.message}`, { cause }),
+    interrupted: () => new CompanionsError('Companions was stopped while starting')
+  })
 
   const running = (what: string): ReturnType<typeof actor.getSnapshot> => {
     const snapshot = actor.getSnapshot()
@@ -100,22 +105,12 @@ export function createCompanions (init: CompanionsInit): Companions {
     },
 
     async start () {
-      if (actor.getSnapshot().matches({ active: 'running' })) return
-      if (actor.getSnapshot().matches({ active: 'draining' })) await waitFor(actor, (s) => s.matches('stopped'))
-      if (!actor.getSnapshot().matches('starting')) actor.send({ type: 'start' })
-      const snapshot = await waitFor(actor, (s) => !s.matches('starting'))
-      if (snapshot.matches('failed')) {
-        throw new CompanionsError(`Companions could not open the companions db: ${snapshot.context.error?.message}; is the transport started?`, { cause: snapshot.context.error })
-      }
-      if (!snapshot.matches('active')) throw new CompanionsError('Companions was stopped while starting')
-      log('started with %d companions', Object.keys(snapshot.context.records).length)
+      await lifecycle.start()
+      log('started with %d companions', Object.keys(actor.getSnapshot().context.records).length)
     },
 
     async stop () {
-      const current = actor.getSnapshot()
-      if (current.matches('stopped') || current.matches('failed')) return
-      if (current.matches({ active: 'running' }) || current.matches('starting')) actor.send({ type: 'stop' })
-      await waitFor(actor, (s) => s.matches('stopped'))
+      await lifecycle.stop()
       log('stopped')
     }
   }

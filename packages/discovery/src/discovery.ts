@@ -1,6 +1,6 @@
-import { forwardEmitted } from '@npp/bus'
+import { actorLifecycle, forwardEmitted } from '@npp/bus'
 import { nppLogger } from '@npp/transport'
-import { createActor, waitFor } from 'xstate'
+import { createActor } from 'xstate'
 import { DiscoveryError, DiscoveryNotStartedError, InvalidDiscoveryOptionError } from './errors.js'
 import { discoveryMachine } from './machine.js'
 import type { DiscoveryOptions } from './machine.js'
@@ -70,6 +70,11 @@ export function createDiscovery (init: DiscoveryInit): Discovery {
   })
   forwardEmitted(actor, init.bus)
   actor.start()
+  const lifecycle = actorLifecycle(actor, { running: 'running' }, {
+    startFailed: (cause) => new DiscoveryError(`Discovery could not open its user db: ${cause?.message}; is the transport started?`, { cause }),
+    stopFailed: (cause) => new DiscoveryError(`Discovery failed to stop: ${cause?.message}`, { cause }),
+    interrupted: () => new DiscoveryError('Discovery was stopped while starting')
+  })
 
   const userDb = (what: string): KeyValueDatabase => {
     const snapshot = actor.getSnapshot()
@@ -83,22 +88,12 @@ export function createDiscovery (init: DiscoveryInit): Discovery {
     get userDbAddress () { return userDb('read the user db address').address },
 
     async start () {
-      if (actor.getSnapshot().matches('running')) return
-      if (actor.getSnapshot().matches('stopping')) await waitFor(actor, (s) => !s.matches('stopping'))
-      if (!actor.getSnapshot().matches('starting')) actor.send({ type: 'start' })
-      const snapshot = await waitFor(actor, (s) => !s.matches('starting'))
-      if (snapshot.matches('failed')) {
-        throw new DiscoveryError(`Discovery could not open its user db: ${snapshot.context.error?.message}; is the transport started?`, { cause: snapshot.context.error })
-      }
-      if (!snapshot.matches('running')) throw new DiscoveryError('Discovery was stopped while starting')
-      log('started; our user db is %s', snapshot.context.userDb?.address)
+      await lifecycle.start()
+      log('started; our user db is %s', actor.getSnapshot().context.userDb?.address)
     },
 
     async stop () {
-      const current = actor.getSnapshot()
-      if (current.matches('stopped') || current.matches('failed')) return
-      actor.send({ type: 'stop' })
-      await waitFor(actor, (s) => s.matches('stopped'))
+      await lifecycle.stop()
       log('stopped')
     }
   }

@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { forwardEmitted } from '@npp/bus'
-import { createActor, waitFor } from 'xstate'
+import { actorLifecycle, forwardEmitted } from '@npp/bus'
+import { createActor } from 'xstate'
 import { DialTimeoutError, InvalidMultiaddrError, InvalidPeerIdError, MessageTooLargeError, NotStartedError, PeerNotSubscribedError, PeerUnreachableError, SelfDialError, TransportError } from './errors.js'
 import { enableLogging, nppLogger } from './logging.js'
 import { MAX_MESSAGE_BYTES } from './messages.js'
@@ -106,6 +106,11 @@ export function createTransport (init: TransportInit): Transport {
   })
   forwardEmitted(actor, init.bus)
   actor.start()
+  const lifecycle = actorLifecycle(actor, { running: 'online' }, {
+    startFailed: (cause) => cause ?? new TransportError('The transport failed to start'),
+    stopFailed: (cause) => cause ?? new TransportError('The transport failed to stop'),
+    interrupted: () => new TransportError('The transport was stopped while starting')
+  })
 
   const node = (what: string): Node => {
     const snapshot = actor.getSnapshot()
@@ -125,21 +130,12 @@ export function createTransport (init: TransportInit): Transport {
     isStarted () { return actor.getSnapshot().matches('online') },
 
     async start () {
-      if (actor.getSnapshot().matches('online')) return
-      if (actor.getSnapshot().matches('stopping')) await waitFor(actor, (s) => !s.matches('stopping'))
-      if (!actor.getSnapshot().matches('starting')) actor.send({ type: 'start' })
-      const snapshot = await waitFor(actor, (s) => s.matches('online') || s.matches('failed') || s.matches('stopped'))
-      if (snapshot.matches('failed')) throw snapshot.context.error ?? new TransportError('The transport failed to start')
-      if (!snapshot.matches('online')) throw new TransportError('The transport was stopped while starting')
+      await lifecycle.start()
       log('started %s on %s', transport.peerId, transport.multiaddrs.join(', '))
     },
 
     async stop () {
-      const current = actor.getSnapshot()
-      if (current.matches('stopped') || current.matches('failed')) return
-      actor.send({ type: 'stop' })
-      const snapshot = await waitFor(actor, (s) => s.matches('stopped') || s.matches('failed'))
-      if (snapshot.matches('failed')) throw snapshot.context.error ?? new TransportError('The transport failed to stop')
+      await lifecycle.stop()
       log('stopped')
     },
 
