@@ -1,4 +1,4 @@
-import { fromBus } from '@npp/bus'
+import { fromBus, toError } from '@npp/bus'
 import { assign, fromCallback, fromPromise, setup } from 'xstate'
 import type { Bus } from '@npp/bus'
 import type { Startable } from '@libp2p/interface'
@@ -54,9 +54,6 @@ export type AppMachineEvent =
   | { type: 'component.failed', name: ComponentName, error: Error }
   | { type: 'transport:failed', error: Error }
 
-function toError (err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
-}
 
 /** A state value as one readable string: `online`, `running.idle` */
 export function stateString (value: unknown): string {

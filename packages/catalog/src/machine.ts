@@ -6,7 +6,7 @@
  *   `sourceMachine` per source (`source-local`, `source-<peer id>`) that
  *   answers from an in-memory index or ends as timedOut/failed.
  */
-import { fromBus } from '@npp/bus'
+import { fromBus, toError } from '@npp/bus'
 import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup, waitFor } from 'xstate'
 import { SourceUnavailableError } from './errors.js'
 import { closeOwnStores, openOwnStores, openReplicaStore } from './stores.js'
@@ -17,9 +17,6 @@ import type { Bus, BusEvent, CatalogHit, CompanionProfile, QuerySource, QuerySum
 import type { Entry, Operation, Transport } from '@npp/transport'
 import type { ActorRefFrom, AnyActorRef, DoneActorEvent } from 'xstate'
 
-function toError (err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
-}
 
 function reasonOf (err: unknown): string {
   if (err instanceof SourceUnavailableError) return err.reason

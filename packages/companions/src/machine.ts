@@ -1,4 +1,4 @@
-import { fromBus } from '@npp/bus'
+import { fromBus, toError } from '@npp/bus'
 import { assertEvent, assign, emit, enqueueActions, sendParent, setup } from 'xstate'
 import { dial, loadCompanions, store, watchAddresses } from './actors.js'
 import type { CompanionRecord, StoreCommand, StoreReport } from './actors.js'
@@ -232,7 +232,6 @@ export type CompanionsEvent =
   | CompanionReport
   | StoreReport
 
-const toError = (err: unknown): Error => err instanceof Error ? err : new Error(String(err))
 const omit = <V>(record: Record<string, V>, key: string): Record<string, V> => {
   const { [key]: _removed, ...rest } = record
   return rest

@@ -1,4 +1,4 @@
-import { fromBus } from '@npp/bus'
+import { fromBus, toError } from '@npp/bus'
 import { assertEvent, assign, emit, enqueueActions, sendParent, setup } from 'xstate'
 import {
   announce, closeDatabase, closeDatabases, openDatabase, openOwnUserDb, readManifests, validateProfile, waitReplicated
@@ -372,7 +372,6 @@ export type DiscoveryEvent =
   | ChildEmit
   | AnnouncementReport
 
-const toError = (err: unknown): Error => err instanceof Error ? err : new Error(String(err))
 const omit = <V>(record: Record<string, V>, key: string): Record<string, V> => {
   const { [key]: _removed, ...rest } = record
   return rest
