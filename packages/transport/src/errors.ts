@@ -68,3 +68,17 @@ export class NotStartedError extends TransportError {
     super(`Cannot ${what}: the transport is not online; await transport.start() first`)
   }
 }
+
+/** An option given to `createTransport()` is out of range */
+export class InvalidTransportOptionError extends TransportError {
+  constructor (option: string, value: unknown, expected: string) {
+    super(`Transport option ${option} is ${JSON.stringify(value)}; expected ${expected}`)
+  }
+}
+
+/** The receiver is subscribed, but gossipsub had no open stream to it until the deadline */
+export class MessageNotDeliveredError extends TransportError {
+  constructor (peerId: string, timeoutMs: number) {
+    super(`Peer ${peerId} is subscribed but the message could not be delivered within ${timeoutMs} ms; check the connection (transport.isConnected) and try again`)
+  }
+}

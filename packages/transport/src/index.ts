@@ -7,6 +7,10 @@
  * configured explicitly: TCP and WebSockets on 127.0.0.1, noise, yamux,
  * identify, ping and gossipsub with signed messages; bitswap is the only block
  * broker; nothing contacts the internet unless you pass `bootstrap: 'public'`.
+ * Every open connection is pinged (`connectionMonitor`, default every 2 s with
+ * a 5 s timeout), so a silently cut link ends in `peer:disconnected` too.
+ * Owner-only dbs refuse entries whose signing key is not the claimed writer's
+ * (a check OrbitDB 4.0.0 lacks; see {@link IPFSAccessController}).
  *
  * The lifecycle is the XState machine {@link transportMachine}; the factory
  * returns a `Startable` whose `actor` you can inspect. It emits
@@ -38,14 +42,15 @@ export { createTransport } from './transport.js'
 export type { Transport, TransportInit, PeerInfo, CallOptions } from './transport.js'
 export { transportMachine } from './machine.js'
 export type { TransportMachineContext, TransportMachineEvent, TransportEmitted } from './machine.js'
-export { DEFAULT_LISTEN, PUBLIC_BOOTSTRAP } from './node.js'
-export type { NppLibp2p, Libp2pServices } from './node.js'
+export { DEFAULT_CONNECTION_MONITOR, DEFAULT_LISTEN, PUBLIC_BOOTSTRAP, isLoopback, defaultDialPolicy } from './node.js'
+export type { ConnectionMonitorOptions, DialPolicy, NppLibp2p, Libp2pServices } from './node.js'
 export { MAX_MESSAGE_BYTES, parseMessage } from './messages.js'
 export type { MessageRejection, ParsedMessage } from './messages.js'
 export { enableLogging, nppLogger } from './logging.js'
 export type { Logger } from './logging.js'
 export * from './errors.js'
-export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest, openOwnDatabase, OWN_DATABASES } from './orbitdb.js'
+export { isAlive } from './repo.js'
+export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest, openOwnDatabase, OWN_DATABASES, OrbitDBAddressSchema } from './orbitdb.js'
 export type {
   OrbitDB, Database, DatabaseSync, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
   DatabaseEventMap, AccessController, Log, KeyValueEntry, DocumentEntry, EventsEntry, DatabaseFactory,

@@ -2,6 +2,7 @@ import { assign, emit, fromCallback, fromPromise, setup } from 'xstate'
 import { parseMessage } from './messages.js'
 import { startNode } from './node.js'
 import type { Node, NodeOptions } from './node.js'
+import { toError } from '@npp/bus'
 import type { BusEvent } from '@npp/bus'
 import type { Connection, PeerId } from '@libp2p/interface'
 
@@ -27,9 +28,6 @@ export interface TransportMachineContext {
 
 export type TransportEmitted = BusEvent<'transport:started' | 'transport:stopped' | 'transport:failed' | 'peer:connected' | 'peer:disconnected' | 'message:received' | 'message:rejected'>
 
-function toError (err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
-}
 
 /**
  * The transport's lifecycle: `stopped -> starting -> online -> stopping -> stopped`,

@@ -13,6 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { LevelBlockstore } from 'blockstore-level'
 import { LevelDatastore } from 'datastore-level'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { createOrbitDB } from './orbitdb.js'
 import { loadOrCreatePeerKey, lockRepo, repoPaths } from './repo.js'
@@ -20,6 +21,7 @@ import type { Database, OrbitDB } from './orbitdb.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Ping } from '@libp2p/ping'
 
 /** The well-known IPFS bootstrap peers; used only with `bootstrap: 'public'` */
@@ -41,7 +43,58 @@ export interface NodeOptions {
   bootstrap: 'none' | 'public' | string[]
   /** Name of the OrbitDB identity's key in the keystore (default: the peer id); see `TransportInit.identityId` */
   identityId?: string
+  /** Liveness pings of open connections, or `false` for none; see `TransportInit.connectionMonitor` */
+  connectionMonitor?: ConnectionMonitorOptions | false
+  /** Which addresses libp2p may dial on its own; see `TransportInit.dialPolicy` */
+  dialPolicy?: DialPolicy
 }
+
+/**
+ * `'loopback'`: libp2p dials only 127.0.0.0/8 and ::1, plus the addresses the
+ * user passed to `connect()` themselves; addresses that peers advertise (identify,
+ * peer store) elsewhere are refused. `'any'`: no restriction.
+ */
+export type DialPolicy = 'loopback' | 'any'
+
+/** True for /ip4/127.x.x.x/... and /ip6/::1/... */
+export function isLoopback (ma: Multiaddr): boolean {
+  const host = ma.getComponents()[0]
+  if (host == null) return false
+  if (host.name === 'ip4') return host.value?.startsWith('127.') === true
+  if (host.name === 'ip6') return host.value === '::1'
+  return false
+}
+
+/**
+ * The default dial policy: loopback only, unless the user configured something
+ * that reaches further (a non-loopback listen or bootstrap address, or the public
+ * bootstrap list), which is the explicit opt-in the network rule asks for.
+ */
+export function defaultDialPolicy (listen: string[], bootstrapList: 'none' | 'public' | string[]): DialPolicy {
+  if (bootstrapList === 'public') return 'any'
+  const explicit = [...listen, ...(bootstrapList === 'none' ? [] : bootstrapList)]
+  return explicit.every((a) => { try { return isLoopback(multiaddr(a)) } catch { return true } }) ? 'loopback' : 'any'
+}
+
+/** host/port key of a multiaddr, to compare addresses with and without /p2p */
+const dialKey = (ma: Multiaddr): string => ma.getComponents().filter((c) => c.name !== 'p2p').map((c) => `${c.name}=${c.value ?? ''}`).join('/')
+
+/** libp2p's connection monitor, as the transport configures it */
+export interface ConnectionMonitorOptions {
+  /** How often every open connection is pinged (ms) */
+  pingIntervalMs: number
+  /** A ping without an answer within this time closes the connection (ms) */
+  pingTimeoutMs: number
+}
+
+/**
+ * Default liveness checks: a ping every 2 s, 5 s to answer. A link that is cut
+ * silently (no FIN or RST: a laptop that sleeps, a pulled cable, a dropped VPN) is
+ * noticed within about 7 s instead of libp2p's default 15 s (10 s interval, 5 s
+ * minimum timeout). The timeout stays at libp2p's minimum so that a busy event loop
+ * does not close healthy connections.
+ */
+export const DEFAULT_CONNECTION_MONITOR: ConnectionMonitorOptions = { pingIntervalMs: 2_000, pingTimeoutMs: 5_000 }
 
 export type Libp2pServices = {
   identify: Identify
@@ -58,6 +111,8 @@ export interface Node {
   orbitdb: OrbitDB
   /** Our own pubsub topic: our peer id string */
   topic: string
+  /** Let libp2p dial this address although the dial policy is loopback (the user asked for it) */
+  allowDial(ma: Multiaddr): void
   close(): Promise<void>
 }
 
@@ -83,6 +138,16 @@ function withOrbitLogging (orbitdb: OrbitDB): OrbitDB {
     return db
   }) as OrbitDB['open']
   return orbitdb
+}
+
+/** libp2p's `connectionMonitor` init: a fixed ping timeout (min = max), so the detection bound is interval + timeout */
+function monitorConfig (monitor: ConnectionMonitorOptions | false): { enabled: false } | { pingInterval: number, pingTimeout: { minTimeout: number, maxTimeout: number }, abortConnectionOnPingFailure: true } {
+  if (monitor === false) return { enabled: false }
+  return {
+    pingInterval: monitor.pingIntervalMs,
+    pingTimeout: { minTimeout: monitor.pingTimeoutMs, maxTimeout: monitor.pingTimeoutMs },
+    abortConnectionOnPingFailure: true
+  }
 }
 
 /**
@@ -115,14 +180,22 @@ export async function startNode (options: NodeOptions): Promise<Node> {
       ? PUBLIC_BOOTSTRAP
       : options.bootstrap === 'none' ? [] : options.bootstrap
 
+    const policy = options.dialPolicy ?? defaultDialPolicy(options.listen, options.bootstrap)
+    const allowed = new Set<string>()
     const libp2p = await createLibp2p({
       privateKey,
+      // The network rule: by default nothing is dialled beyond loopback, whatever
+      // addresses other peers advertise, unless the user named the address.
+      connectionGater: {
+        denyDialMultiaddr: (ma: Multiaddr) => policy === 'loopback' && !isLoopback(ma) && !allowed.has(dialKey(ma))
+      },
       datastore,
       addresses: { listen: options.listen },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
+      connectionMonitor: monitorConfig(options.connectionMonitor ?? DEFAULT_CONNECTION_MONITOR),
       services: {
         identify: identify(),
         ping: ping(),
@@ -130,7 +203,14 @@ export async function startNode (options: NodeOptions): Promise<Node> {
           globalSignaturePolicy: 'StrictSign',
           // OrbitDB publishes heads on a db's topic whether or not anyone listens
           allowPublishToZeroTopicPeers: true,
-          emitSelf: false
+          emitSelf: false,
+          // gossipsub's IP colocation penalty (5 x (peers sharing an address - 10)^2) graylists
+          // *every* peer of an address once 15 share it (a school's NAT, every peer of a test on
+          // 127.0.0.1), and then drops all of their messages without a trace: the legitimate
+          // companions' with the others'. Anyone could cut us off from our companions by opening
+          // a few connections from their address. Announcement floods are bounded per peer by
+          // discovery instead (found by tests/reliability's hostile peer).
+          scoreParams: { IPColocationFactorWeight: 0 }
         })
       }
     })
@@ -157,7 +237,7 @@ export async function startNode (options: NodeOptions): Promise<Node> {
 
     libp2p.services.pubsub.subscribe(topic)
 
-    return { libp2p, helia, orbitdb, topic, close: cleanup }
+    return { libp2p, helia, orbitdb, topic, allowDial: (ma) => { allowed.add(dialKey(ma)) }, close: cleanup }
   } catch (err) {
     await cleanup()
     throw err

@@ -6,6 +6,7 @@
 import * as core from '@orbitdb/core'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { z } from 'zod'
 import { concat } from 'uint8arrays/concat'
 import type { EventEmitter } from 'node:events'
 import type { NppLibp2p } from './node.js'
@@ -96,6 +97,11 @@ export interface Database {
    * `await db.sync.start()` to be sure not to miss the first `join`.
    */
   sync: DatabaseSync
+  /**
+   * Append one operation to the log (what `put`/`del` do underneath). Lets a
+   * caller that knows a key exists delete it without `Documents.del`'s log scan.
+   */
+  addOperation(op: Operation): Promise<string>
   close(): Promise<void>
   drop(): Promise<void>
 }
@@ -203,9 +209,50 @@ export const KeyValue = <V = unknown>(): DatabaseFactory<KeyValueDatabase<V>> =>
 export const Documents = <D extends Record<string, unknown> = Record<string, unknown>>(options: { indexBy: string }): DatabaseFactory<DocumentsDatabase<D>> =>
   Object.assign(coreDocuments(options), { type: 'documents' as const })
 export const Events = <V = unknown>(): DatabaseFactory<EventsDatabase<V>> => Object.assign(coreEvents(), { type: 'events' as const })
-export const IPFSAccessController = core.IPFSAccessController as (options?: { write?: string[] }) => AccessControllerFactory
+type CoreAccessController = AccessController & { [key: string]: unknown }
+type CoreAccessControllerArgs = { identities: { getIdentity(hash: string): Promise<{ publicKey: string } | undefined> }, [key: string]: unknown }
+const coreIPFSAccessController = core.IPFSAccessController as (options?: { write?: string[] }) => (args: CoreAccessControllerArgs) => Promise<CoreAccessController>
+
+/**
+ * OrbitDB 4.0.0's `IPFSAccessController`, with the check OrbitDB leaves out: the
+ * entry's signing key must be the public key of the identity it claims. OrbitDB
+ * checks write access against `entry.identity` but verifies the signature against
+ * `entry.key`, which the writer chooses; without this check anyone can write into
+ * an owner-only db by naming the owner's identity hash and signing with their own
+ * key (found by the reliability suite's hostile peer, see tests/reliability).
+ * Same `type` (`ipfs`) and manifest as the original, so db addresses do not change.
+ */
+export const IPFSAccessController = Object.assign(
+  (options?: { write?: string[] }): AccessControllerFactory => {
+    const create = coreIPFSAccessController(options)
+    return (async (args: CoreAccessControllerArgs) => {
+      const controller = await create(args)
+      return {
+        ...controller,
+        async canAppend (entry: Entry & { key?: unknown }): Promise<boolean> {
+          const writer = await args.identities.getIdentity(entry.identity)
+          if (writer == null || typeof entry.key !== 'string' || writer.publicKey !== entry.key) return false
+          return await controller.canAppend(entry)
+        }
+      }
+    }) as AccessControllerFactory
+  },
+  { type: 'ipfs' as const }
+)
+// Registered under OrbitDB's own `ipfs` type: OrbitDB builds the access controller of
+// every db opened *by address* (companions' dbs, announced dbs) from this registry.
+;(core.useAccessController as (controller: unknown) => void)(IPFSAccessController)
 /** True for a string of the form `/orbitdb/<CID>` */
 export const isValidAddress = core.isValidAddress as (address: unknown) => boolean
+
+/**
+ * An OrbitDB address in the canonical form OrbitDB itself produces: `/orbitdb/`
+ * + a base58btc CIDv1 (`zdpu...`). One spelling per db, so the same db named
+ * twice is recognised as the same. For validating untrusted input.
+ */
+export const OrbitDBAddressSchema = z.string()
+  .regex(/^\/orbitdb\/z[1-9A-HJ-NP-Za-km-z]{30,120}$/, 'expected /orbitdb/<base58btc CID>')
+  .refine((address) => isValidAddress(address), 'not a valid OrbitDB address')
 
 /**
  * Read a db's manifest (its name, type and access controller) without opening
@@ -230,7 +277,9 @@ export const OWN_DATABASES = {
   /** Documents indexed by `hash`: the catalog */
   pieces: 'pieces',
   /** KeyValue: companions by their `user` db address */
-  companions: 'companions'
+  companions: 'companions',
+  /** KeyValue: user dbs of companions the user removed (not re-added automatically) */
+  removedCompanions: 'removed-companions'
 } as const
 
 /**

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm, writeFile, chmod } from 'node:fs/promises'
+import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { RepoLockedError } from './errors.js'
@@ -26,7 +26,8 @@ export function repoPaths (repo: string): RepoPaths {
   }
 }
 
-function isAlive (pid: number): boolean {
+/** Whether a process with this pid exists on this machine */
+export function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -44,23 +45,30 @@ function isAlive (pid: number): boolean {
  */
 export async function lockRepo (paths: RepoPaths): Promise<() => Promise<void>> {
   await mkdir(paths.root, { recursive: true })
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(paths.lock, 'wx', 0o600)
-      await handle.writeFile(String(process.pid))
-      await handle.close()
-      return async () => { await rm(paths.lock, { force: true }) }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const pid = Number.parseInt(await readFile(paths.lock, 'utf8').catch(() => ''), 10)
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new RepoLockedError(paths.root, pid)
+  // Write our pid to a file of our own, then hard-link it to the lock's name:
+  // link() is atomic and fails if the lock exists, so nobody ever sees a lock
+  // without its pid.
+  const mine = `${paths.lock}.${process.pid}.${Math.random().toString(36).slice(2)}`
+  await writeFile(mine, String(process.pid), { mode: 0o600 })
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(mine, paths.lock)
+        return async () => { await rm(paths.lock, { force: true }) }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const pid = Number.parseInt(await readFile(paths.lock, 'utf8').catch(() => ''), 10)
+        if (Number.isInteger(pid) && pid > 0 && (pid === process.pid || isAlive(pid))) {
+          throw new RepoLockedError(paths.root, pid)
+        }
+        // left by a process that is gone (or unreadable garbage): take it over
+        await rm(paths.lock, { force: true })
       }
-      if (pid === process.pid) throw new RepoLockedError(paths.root, pid)
-      await rm(paths.lock, { force: true })
     }
+    throw new RepoLockedError(paths.root, -1)
+  } finally {
+    await rm(mine, { force: true })
   }
-  throw new RepoLockedError(paths.root, -1)
 }
 
 /** Load the peer's private key from the repo, creating it (mode 0600) on first start */

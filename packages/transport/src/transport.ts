@@ -2,12 +2,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { actorLifecycle, forwardEmitted } from '@npp/bus'
 import { createActor } from 'xstate'
-import { DialTimeoutError, InvalidMultiaddrError, InvalidPeerIdError, MessageTooLargeError, NotStartedError, PeerNotSubscribedError, PeerUnreachableError, SelfDialError, TransportError } from './errors.js'
+import { DialTimeoutError, InvalidMultiaddrError, InvalidPeerIdError, InvalidTransportOptionError, MessageNotDeliveredError, MessageTooLargeError, NotStartedError, PeerNotSubscribedError, PeerUnreachableError, SelfDialError, TransportError } from './errors.js'
 import { enableLogging, nppLogger } from './logging.js'
 import { MAX_MESSAGE_BYTES } from './messages.js'
 import { transportMachine } from './machine.js'
-import { DEFAULT_LISTEN } from './node.js'
-import type { Node, NppLibp2p } from './node.js'
+import { DEFAULT_CONNECTION_MONITOR, DEFAULT_LISTEN } from './node.js'
+import type { ConnectionMonitorOptions, DialPolicy, Node, NppLibp2p } from './node.js'
 import type { OrbitDB } from './orbitdb.js'
 import type { Helia } from '@helia/utils'
 import type { PeerId, Startable } from '@libp2p/interface'
@@ -35,6 +35,22 @@ export interface TransportInit {
    * repo before its first start, and pass the first device's peer id here.
    */
   identityId?: string
+  /**
+   * Liveness checks of open connections (libp2p's connection monitor): every
+   * connection is pinged each `pingIntervalMs`; one whose ping is not answered
+   * within `pingTimeoutMs` is closed, which emits `peer:disconnected`. This is how
+   * a silently cut link (no FIN/RST) is noticed, within about interval + timeout.
+   * Default {@link DEFAULT_CONNECTION_MONITOR} (2 000 ms, 5 000 ms); `false` turns
+   * the checks off.
+   */
+  connectionMonitor?: Partial<ConnectionMonitorOptions> | false
+  /**
+   * Which addresses libp2p may dial by itself. `'loopback'` (the default unless a
+   * listen or bootstrap address reaches beyond loopback, or `bootstrap: 'public'`):
+   * only 127.0.0.0/8 and ::1, plus addresses passed to `connect()`; addresses
+   * other peers advertise elsewhere are never dialled. `'any'`: no restriction.
+   */
+  dialPolicy?: DialPolicy
 }
 
 export interface PeerInfo {
@@ -85,6 +101,15 @@ function parsePeerId (input: string): PeerId {
   }
 }
 
+function resolveMonitor (monitor: TransportInit['connectionMonitor']): ConnectionMonitorOptions | false {
+  if (monitor === false) return false
+  const resolved = { ...DEFAULT_CONNECTION_MONITOR, ...monitor }
+  for (const [name, value] of Object.entries(resolved)) {
+    if (!Number.isInteger(value) || value < 1) throw new InvalidTransportOptionError(`connectionMonitor.${name}`, value, 'an integer >= 1 (ms)')
+  }
+  return resolved
+}
+
 function isAbortError (err: unknown): boolean {
   const name = (err as { name?: string })?.name
   return name === 'AbortError' || name === 'TimeoutError'
@@ -101,7 +126,14 @@ export function createTransport (init: TransportInit): Transport {
   const sendTimeoutMs = init.sendTimeoutMs ?? 5_000
   const actor = createActor(transportMachine, {
     input: {
-      options: { repo: init.repo, listen: init.listen ?? DEFAULT_LISTEN, bootstrap: init.bootstrap ?? 'none', identityId: init.identityId }
+      options: {
+        repo: init.repo,
+        listen: init.listen ?? DEFAULT_LISTEN,
+        bootstrap: init.bootstrap ?? 'none',
+        identityId: init.identityId,
+        connectionMonitor: resolveMonitor(init.connectionMonitor),
+        dialPolicy: init.dialPolicy
+      }
     }
   })
   forwardEmitted(actor, init.bus)
@@ -171,7 +203,7 @@ export function createTransport (init: TransportInit): Transport {
     },
 
     async connect (address, options = {}) {
-      const { libp2p, topic } = node('connect')
+      const { libp2p, topic, allowDial } = node('connect')
       let ma: Multiaddr
       try {
         ma = multiaddr(address)
@@ -182,6 +214,7 @@ export function createTransport (init: TransportInit): Transport {
       if (target === topic) throw new SelfDialError(address)
       const own = new Set(libp2p.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()))
       if (own.has(ma.decapsulateCode(421).toString())) throw new SelfDialError(address)
+      allowDial(ma) // the user named this address: dial it even beyond loopback
       const timeoutMs = options.timeoutMs ?? dialTimeoutMs
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = options.signal == null ? timeout : AbortSignal.any([timeout, options.signal])
@@ -203,6 +236,7 @@ export function createTransport (init: TransportInit): Transport {
 
     async send (peerId, message, options = {}) {
       const { libp2p } = node('send')
+      options.signal?.throwIfAborted()
       const receiver = parsePeerId(peerId)
       const bytes = new TextEncoder().encode(JSON.stringify(message))
       if (bytes.byteLength > MAX_MESSAGE_BYTES) throw new MessageTooLargeError(bytes.byteLength, MAX_MESSAGE_BYTES)
@@ -234,7 +268,7 @@ export function createTransport (init: TransportInit): Transport {
       for (let backoff = 5; ; backoff = Math.min(backoff * 2, 100)) {
         const { recipients } = await pubsub.publish(topic, bytes)
         if (recipients.length > 0) break
-        if (Date.now() + backoff > deadline) throw new PeerNotSubscribedError(topic, timeoutMs)
+        if (Date.now() + backoff > deadline) throw new MessageNotDeliveredError(topic, timeoutMs)
         options.signal?.throwIfAborted()
         await new Promise((resolve) => setTimeout(resolve, backoff))
       }

@@ -1,11 +1,11 @@
 import { createBus } from '@npp/bus'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   createTransport, KeyValue, InvalidMultiaddrError, PeerUnreachableError, RepoLockedError, SelfDialError,
-  MessageTooLargeError, PeerNotSubscribedError, MAX_MESSAGE_BYTES
+  MessageTooLargeError, PeerNotSubscribedError, MAX_MESSAGE_BYTES, InvalidTransportOptionError
 } from '../src/index.js'
 import { PeerProcess, tempRepo } from './helpers.js'
-import type { Transport } from '../src/index.js'
+import type { Transport, TransportInit } from '../src/index.js'
 import type { Bus } from '@npp/bus'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-async function peer (name: string, repo?: string): Promise<{ bus: Bus, transport: Transport, repo: string }> {
+async function peer (name: string, repo?: string, init: Partial<TransportInit> = {}): Promise<{ bus: Bus, transport: Transport, repo: string }> {
   let dir = repo
   if (dir == null) {
     const tmp = await tempRepo(name)
@@ -21,7 +21,7 @@ async function peer (name: string, repo?: string): Promise<{ bus: Bus, transport
     dir = tmp.dir
   }
   const bus = createBus()
-  const transport = createTransport({ bus, repo: dir })
+  const transport = createTransport({ bus, repo: dir, ...init })
   await transport.start()
   cleanups.push(async () => { await transport.stop() })
   return { bus, transport, repo: dir }
@@ -147,9 +147,72 @@ describe('transport across OS processes', () => {
     child.command({ cmd: 'stop' })
     const stopped = await child.next('stopped')
     expect(stopped.resources).toEqual([])
-    // nothing keeps it alive: it exits on its own, without being killed
-    expect(await child.exited).toBe(0)
+    // nothing keeps it alive: it exits on its own, without being killed, within 2 s
+    const code = await Promise.race([child.exited, new Promise<'still running'>((resolve) => setTimeout(() => { resolve('still running') }, 2_000).unref())])
     console.log(`child exited ${Date.now() - Number(stopped.at)} ms after stop() resolved`)
+    expect(code).toBe(0)
+  })
+})
+
+describe('liveness checks', () => {
+  it('closes the connection to a peer that stops answering (SIGSTOP, no FIN) and reports peer:disconnected', async () => {
+    const a = await peer('monitor', undefined, { connectionMonitor: { pingIntervalMs: 300, pingTimeoutMs: 600 } })
+    const tmp = await tempRepo('frozen')
+    cleanups.push(tmp.cleanup)
+    const child = new PeerProcess(tmp.dir)
+    cleanups.push(async () => { if (child.child.exitCode == null) { child.child.kill('SIGKILL'); await child.exited } })
+    const ready = await child.next('ready')
+    const connected = a.bus.waitFor('peer:connected', (e) => e.peerId === ready.peerId, { timeoutMs: 15_000 })
+    child.command({ cmd: 'connect', addr: a.transport.multiaddrs[0] })
+    await connected
+
+    // a frozen process keeps its sockets open: only a ping that is not answered can tell
+    const disconnected = a.bus.waitFor('peer:disconnected', (e) => e.peerId === ready.peerId, { timeoutMs: 10_000 })
+    const frozenAt = performance.now()
+    child.child.kill('SIGSTOP')
+    await disconnected
+    console.log(`a frozen peer was disconnected ${Math.round(performance.now() - frozenAt)} ms after SIGSTOP (ping every 300 ms, 600 ms timeout)`)
+    expect(a.transport.isConnected(String(ready.peerId))).toBe(false)
+    child.child.kill('SIGCONT')
+  })
+
+  it('refuses out-of-range liveness options with a typed error', () => {
+    expect(() => createTransport({ bus: createBus(), repo: '/tmp/unused', connectionMonitor: { pingIntervalMs: 0 } })).toThrow(InvalidTransportOptionError)
+    expect(() => createTransport({ bus: createBus(), repo: '/tmp/unused', connectionMonitor: { pingTimeoutMs: 1.5 } })).toThrow(/connectionMonitor.pingTimeoutMs/)
+  })
+})
+
+describe('many peers behind one address', () => {
+  it('still receives messages when 16 peers share an address (no IP colocation graylisting)', async () => {
+    const { createLibp2p } = await import('libp2p')
+    const { tcp } = await import('@libp2p/tcp')
+    const { noise } = await import('@chainsafe/libp2p-noise')
+    const { yamux } = await import('@chainsafe/libp2p-yamux')
+    const { identify } = await import('@libp2p/identify')
+    const { gossipsub } = await import('@libp2p/gossipsub')
+    const a = await peer('crowded')
+    // fifteen pubsub peers on 127.0.0.1, dialled by `a` (inbound connections are rate-limited per
+    // address). gossipsub's default penalty is 5 x (peers - 10)^2 and graylists below -80: from 15 on
+    for (let i = 0; i < 15; i++) {
+      const node = await createLibp2p({
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: { identify: identify(), pubsub: gossipsub() }
+      })
+      cleanups.push(async () => { await node.stop() })
+      node.services.pubsub.subscribe('crowd')
+      await a.transport.connect(node.getMultiaddrs()[0]!.toString())
+    }
+    // every one of them is a pubsub peer of `a` now (each told it about its subscription)
+    await waitSubscribers(a.transport.libp2p.services.pubsub, 'crowd', 15)
+    const b = await peer('sixteenth')
+    await b.transport.connect(a.transport.multiaddrs[0]!)
+    expect(a.transport.peers().length).toBe(16)
+    const received = a.bus.waitFor('message:received', (e) => e.from === b.transport.peerId, { timeoutMs: 10_000 })
+    await b.transport.send(a.transport.peerId, { hello: 'from behind the same address' })
+    expect((await received).payload).toEqual({ hello: 'from behind the same address' })
   })
 })
 
@@ -167,4 +230,91 @@ describe('own databases', () => {
     const user = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.user, KeyValue())
     expect((await readManifest(a.transport.helia, user.address)).type).toBe('keyvalue')
   })
+
+  it("refuses an entry that names the owner's identity but is signed with another key, on the owner and on a replica", async () => {
+    // OrbitDB 4.0.0 checks write access against entry.identity but the signature against
+    // entry.key: without our access controller's extra check this entry would be accepted
+    const { openOwnDatabase, Documents, OWN_DATABASES } = await import('../src/index.js')
+    const { Entry } = await import('@orbitdb/core') as unknown as { Entry: ForgeEntry }
+    const dagCbor = await import('@ipld/dag-cbor')
+    const { sha256 } = await import('multiformats/hashes/sha2')
+    const Block = await import('multiformats/block')
+    const owner = await peer('owner')
+    const mallory = await peer('mallory')
+    const pieces = await openOwnDatabase(owner.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
+    await pieces.put({ hash: 'real', instrument: 'oboe' })
+    await mallory.transport.connect(owner.transport.multiaddrs[0]!)
+    // mallory's replica (opened by address: its access controller comes from OrbitDB's registry)
+    const replica = await mallory.transport.orbitdb.open(pieces.address, { Database: Documents({ indexBy: 'hash' }) })
+    const pubsub = mallory.transport.libp2p.services.pubsub
+    await waitSubscribed(pubsub, pieces.address, owner.transport.peerId)
+
+    const victim = owner.transport.orbitdb.identity
+    const signer = mallory.transport.orbitdb.identity as typeof victim & { sign(identity: unknown, data: Uint8Array): Promise<string> }
+    const heads = await pieces.log.heads()
+    const value = {
+      id: pieces.address,
+      payload: { op: 'PUT', key: 'forged', value: { hash: 'forged', instrument: 'kazoo' } },
+      next: heads.map((h) => h.hash),
+      refs: [],
+      clock: { id: victim.publicKey, time: 99 },
+      v: 2
+    }
+    const { bytes } = await Block.encode({ value, codec: dagCbor, hasher: sha256 })
+    const forged = { ...value, key: signer.publicKey, identity: victim.hash, sig: await signer.sign(signer, bytes) }
+    const encoded = await Entry.encode(forged)
+
+    // on the replica: joining it directly is refused
+    const log = replica.log as typeof replica.log & { joinEntry(entry: unknown): Promise<boolean> }
+    await expect(log.joinEntry({ ...forged, hash: encoded.hash, bytes: encoded.bytes })).rejects.toThrow(/not allowed to write/)
+    expect(await replica.log.has(encoded.hash)).toBe(false)
+
+    // on the owner: published on the db's topic, refused (OrbitDB reports it with console.error only)
+    const refused = new Promise<string>((resolve) => {
+      vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+        const text = args.map(String).join(' ')
+        if (text.includes('not allowed to write')) resolve(text)
+      })
+    })
+    await pubsub.publish(pieces.address, encoded.bytes)
+    expect(await refused).toContain(victim.hash)
+    vi.restoreAllMocks()
+    expect(await pieces.log.has(encoded.hash)).toBe(false)
+    expect((await pieces.all()).map((d) => d.value.hash)).toEqual(['real'])
+
+    // the owner's own writes still replicate
+    const second = await pieces.put({ hash: 'second', instrument: 'oboe' })
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        void replica.log.has(second).then((has) => { if (has) { replica.events.off('update', check); resolve() } })
+      }
+      replica.events.on('update', check)
+      check()
+    })
+    expect((await replica.all()).map((d) => d.value.hash).sort()).toEqual(['real', 'second'])
+  })
 })
+
+interface ForgeEntry {
+  encode(entry: object): Promise<{ hash: string, bytes: Uint8Array }>
+}
+
+/** Resolve once `count` peers are subscribed to `topic` as far as `pubsub` knows (event-driven) */
+async function waitSubscribers (pubsub: Transport['libp2p']['services']['pubsub'], topic: string, count: number): Promise<void> {
+  const has = (): boolean => pubsub.getSubscribers(topic).length >= count
+  if (has()) return
+  await new Promise<void>((resolve) => {
+    const onChange = (): void => { if (has()) { pubsub.removeEventListener('subscription-change', onChange); resolve() } }
+    pubsub.addEventListener('subscription-change', onChange)
+  })
+}
+
+/** Resolve once `peerId` is subscribed to `topic` as far as `pubsub` knows (event-driven) */
+async function waitSubscribed (pubsub: Transport['libp2p']['services']['pubsub'], topic: string, peerId: string): Promise<void> {
+  const has = (): boolean => pubsub.getSubscribers(topic).some((p) => p.toString() === peerId)
+  if (has()) return
+  await new Promise<void>((resolve) => {
+    const onChange = (): void => { if (has()) { pubsub.removeEventListener('subscription-change', onChange); resolve() } }
+    pubsub.addEventListener('subscription-change', onChange)
+  })
+}

@@ -7,5 +7,6 @@ declare module '@orbitdb/core' {
   export const Events: unknown
   export const IPFSAccessController: unknown
   export const isValidAddress: unknown
+  export const useAccessController: unknown
   export const parseAddress: unknown
 }

@@ -1,0 +1,114 @@
+import { createServer } from 'node:net'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createBus } from '@npp/bus'
+import { createLibp2p } from 'libp2p'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTransport, DialTimeoutError, RepoLockedError } from '../src/index.js'
+import { tempRepo } from './helpers.js'
+import type { Transport } from '../src/index.js'
+import type { Server, Socket } from 'node:net'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn()
+})
+
+async function started (name: string): Promise<{ transport: Transport, bus: ReturnType<typeof createBus> }> {
+  const tmp = await tempRepo(name)
+  cleanups.push(tmp.cleanup)
+  const bus = createBus()
+  const transport = createTransport({ bus, repo: tmp.dir })
+  await transport.start()
+  cleanups.push(async () => { await transport.stop() })
+  return { transport, bus }
+}
+
+describe('transport edge cases', () => {
+  it('gives DialTimeoutError when the other side accepts TCP but never speaks', async () => {
+    const { transport } = await started('timeout')
+    // a loopback socket that accepts connections and then says nothing
+    const sockets = new Set<Socket>()
+    const server: Server = createServer((socket) => { sockets.add(socket) })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    })
+    const { port } = server.address() as { port: number }
+    const silent = `/ip4/127.0.0.1/tcp/${port}/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN`
+    const err = await transport.connect(silent, { timeoutMs: 300 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(DialTimeoutError)
+    expect((err as Error).name).toBe('DialTimeoutError')
+    expect((err as Error).message).toMatch(/did not finish within 300 ms/)
+  })
+
+  it('drops unsigned pubsub messages before they reach anyone, and keeps receiving signed ones', async () => {
+    const { transport, bus } = await started('unsigned')
+    // a peer whose gossipsub does not sign (StrictNoSign), built directly on libp2p
+    const rogue = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true }) }
+    })
+    cleanups.push(async () => { await rogue.stop() })
+    const seen: string[] = []
+    bus.on('message:received', () => seen.push('received'))
+    bus.on('message:rejected', (e) => seen.push(`rejected:${e.reason}`))
+    await rogue.dial(multiaddr(transport.multiaddrs[0]!))
+    const topic = transport.peerId
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (rogue.services.pubsub.getSubscribers(topic).some((p) => p.toString() === topic)) {
+          rogue.services.pubsub.removeEventListener('subscription-change', check)
+          resolve()
+        }
+      }
+      rogue.services.pubsub.addEventListener('subscription-change', check)
+      check()
+    })
+    for (let i = 0; i < 5; i++) await rogue.services.pubsub.publish(topic, new TextEncoder().encode(JSON.stringify({ unsigned: i })))
+    // a signed message sent after them arrives, and nothing of the unsigned ones did
+    const other = await started('unsigned-sender')
+    await other.transport.connect(transport.multiaddrs[0]!)
+    const valid = bus.waitFor('message:received', (e) => e.payload.signed === true, { timeoutMs: 10_000 })
+    await other.transport.send(topic, { signed: true })
+    await valid
+    expect(seen).toEqual(['received'])
+    expect(transport.isStarted()).toBe(true)
+  })
+
+  it('lets only one of two transports started at once on the same repo run', async () => {
+    const tmp = await tempRepo('race')
+    cleanups.push(tmp.cleanup)
+    const a = createTransport({ bus: createBus(), repo: tmp.dir })
+    const b = createTransport({ bus: createBus(), repo: tmp.dir })
+    const results = await Promise.allSettled([a.start(), b.start()])
+    cleanups.push(async () => { await a.stop(); await b.stop() })
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    const failed = results.find((r) => r.status === 'rejected')
+    expect(failed?.status === 'rejected' ? failed.reason : undefined).toBeInstanceOf(RepoLockedError)
+  })
+})
+
+describe('dial policy (the network rule)', () => {
+  it('dials only loopback by default, and anything once the user configured a wider address', async () => {
+    const { defaultDialPolicy, isLoopback } = await import('../src/index.js')
+    expect(isLoopback(multiaddr('/ip4/127.0.0.1/tcp/1'))).toBe(true)
+    expect(isLoopback(multiaddr('/ip4/127.8.9.10/tcp/1/ws'))).toBe(true)
+    expect(isLoopback(multiaddr('/ip6/::1/tcp/1'))).toBe(true)
+    expect(isLoopback(multiaddr('/ip4/10.0.0.1/tcp/1'))).toBe(false)
+    expect(isLoopback(multiaddr('/ip4/128.0.0.1/tcp/1'))).toBe(false)
+    expect(isLoopback(multiaddr('/dns4/localhost/tcp/1'))).toBe(false)
+    expect(defaultDialPolicy(['/ip4/127.0.0.1/tcp/0'], 'none')).toBe('loopback')
+    expect(defaultDialPolicy(['/ip4/127.0.0.1/tcp/0'], ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'])).toBe('loopback')
+    expect(defaultDialPolicy(['/ip4/0.0.0.0/tcp/0'], 'none')).toBe('any')
+    expect(defaultDialPolicy(['/ip4/127.0.0.1/tcp/0'], 'public')).toBe('any')
+  })
+})
