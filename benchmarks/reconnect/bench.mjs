@@ -14,12 +14,13 @@ import { fileURLToPath } from 'node:url'
 import { JsonLinesChild, percentile, round } from '@npp/testkit'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7)
-const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url))
+// The one peer script of the companions tests and both benchmarks (see its header)
+const peerScript = fileURLToPath(new URL('../test/fixtures/peer-process.mjs', import.meta.resolve('@npp/companions')))
 const now = () => performance.timeOrigin + performance.now()
 const TIMEOUT = 30_000
 
-function startWorker (name, repo) {
-  const child = new JsonLinesChild(worker, [repo], {
+function startPeer (name, repo) {
+  const child = new JsonLinesChild(peerScript, [repo], {
     name,
     onEvent: (e) => { if (e.event === 'error') console.error(`${name}:`, JSON.stringify(e)) }
   })
@@ -28,8 +29,8 @@ function startWorker (name, repo) {
 }
 
 const root = await mkdtemp(join(tmpdir(), 'npp-bench-reconnect-'))
-const observer = startWorker('observer', join(root, 'observer'))
-let companion = startWorker('companion', join(root, 'companion'))
+const observer = startPeer('observer', join(root, 'observer'))
+let companion = startPeer('companion', join(root, 'companion'))
 const offline = []
 const online = []
 const fromSpawn = []
@@ -37,23 +38,23 @@ try {
   const [o, c] = await Promise.all([observer.next('ready', undefined, TIMEOUT), companion.next('ready', undefined, TIMEOUT)])
   observer.command({ cmd: 'connect', addr: c.multiaddrs[0] })
   await Promise.all([
-    observer.next('online', (e) => e.peerId === c.peerId, TIMEOUT),
-    companion.next('online', (e) => e.peerId === o.peerId, TIMEOUT)
+    observer.next('companion:online', (e) => e.peerId === c.peerId, TIMEOUT),
+    companion.next('companion:online', (e) => e.peerId === o.peerId, TIMEOUT)
   ])
 
   for (let round = 1; round <= ROUNDS; round++) {
-    const wentOffline = observer.upcoming('offline', (e) => e.peerId === c.peerId, TIMEOUT)
+    const wentOffline = observer.upcoming('companion:offline', (e) => e.peerId === c.peerId, TIMEOUT)
     const killedAt = now()
     companion.child.kill('SIGKILL')
     const off = await wentOffline
     await companion.exited
 
-    const cameBack = observer.upcoming('online', (e) => e.peerId === c.peerId, TIMEOUT)
-    companion = startWorker('companion', join(root, 'companion'))
+    const cameBack = observer.upcoming('companion:online', (e) => e.peerId === c.peerId, TIMEOUT)
+    companion = startPeer('companion', join(root, 'companion'))
     const up = await companion.next('transport:started', undefined, TIMEOUT)
     const on = await cameBack
     // let the restarted peer settle (it sees the observer online too) before the next kill
-    await companion.next('online', (e) => e.peerId === o.peerId, TIMEOUT)
+    await companion.next('companion:online', (e) => e.peerId === o.peerId, TIMEOUT)
     await companion.next('ready', undefined, TIMEOUT)
 
     offline.push(off.at - killedAt)
@@ -62,9 +63,8 @@ try {
     console.log(`round ${round}: offline after ${(off.at - killedAt).toFixed(1)} ms; online ${(on.at - up.at).toFixed(1)} ms after the restarted node was up (${(on.at - companion.spawnedAt).toFixed(0)} ms after the process was spawned)`)
   }
 } finally {
-  companion.child.kill('SIGKILL')
-  observer.command({ cmd: 'exit' })
-  await observer.exited
+  await companion.kill()
+  await observer.stop()
   await rm(root, { recursive: true, force: true })
 }
 

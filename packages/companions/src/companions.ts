@@ -7,7 +7,7 @@ import type { CompanionRecord } from './actors.js'
 import type { BackoffOptions } from './machine.js'
 import type { Startable } from '@libp2p/interface'
 import type { Bus } from '@npp/bus'
-import type { Transport } from '@npp/transport'
+import type { Logger, Transport } from '@npp/transport'
 import type { Actor, InspectionEvent, Observer } from 'xstate'
 
 /** A companion with its connection status */
@@ -22,6 +22,8 @@ export interface CompanionsInit {
   transport: Transport
   /** Redialling of offline companions (defaults: 1 000 ms, 30 000 ms, factor 2, jitter 0.2) */
   backoff?: { initialMs?: number, maxMs?: number, factor?: number, jitter?: number }
+  /** Debug logger (default `nppLogger('companions')`, shown with `LOG="npp:*"`) */
+  logger?: Logger
   /** XState inspection observer for the machine and its children (e.g. an app's live inspector) */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
 }
@@ -33,7 +35,13 @@ export interface Companions extends Startable {
   /** Every companion with its status */
   list(): Promise<CompanionStatus[]>
   get(userDb: string): Promise<CompanionStatus | undefined>
-  /** Forget a companion: deleted from the db, no more redialling; emits `companion:removed`. False if unknown. */
+  /**
+   * Forget a companion: deleted from the db (resolves once that is written, so
+   * it stays deleted after a restart), no more redialling; emits
+   * `companion:removed`, on which discovery closes its db and keeps it from
+   * being discovered again by itself (`discovery.readmit()` takes it back).
+   * False if unknown.
+   */
   remove(userDb: string): Promise<boolean>
 }
 
@@ -52,10 +60,10 @@ function resolveBackoff (init: CompanionsInit['backoff'] = {}): BackoffOptions {
  * companion that is not connected.
  */
 export function createCompanions (init: CompanionsInit): Companions {
-  const log = nppLogger('companions')
+  const log = init.logger ?? nppLogger('companions')
   const actor = createActor(companionsMachine, {
     inspect: init.inspect,
-    input: { bus: init.bus, transport: init.transport, backoff: resolveBackoff(init.backoff) }
+    input: { bus: init.bus, transport: init.transport, backoff: resolveBackoff(init.backoff), log }
   })
   forwardEmitted(actor, init.bus)
   actor.start()
@@ -71,6 +79,14 @@ export function createCompanions (init: CompanionsInit): Companions {
     return snapshot
   }
 
+  const connected = (peerId: string): boolean => {
+    try {
+      return init.transport.isConnected(peerId)
+    } catch {
+      return false
+    }
+  }
+
   const list = (): CompanionStatus[] => {
     const snapshot = running('list companions')
     return Object.values(snapshot.context.records).map((record) => {
@@ -79,10 +95,9 @@ export function createCompanions (init: CompanionsInit): Companions {
       let status: CompanionStatus['status'] = 'offline'
       if (isMachineSnapshot(childSnapshot)) {
         const state = childSnapshot.value
-        const connected = (childSnapshot.context as { connected?: boolean }).connected === true
         if (state === 'online' || state === 'reconnecting') status = state
         // a new companion being saved, or one whose connection is being checked
-        else if (state !== 'offline') status = connected ? 'online' : 'reconnecting'
+        else if (state !== 'offline') status = connected(record.profile.nodeId) ? 'online' : 'reconnecting'
       }
       return { ...record, status }
     })

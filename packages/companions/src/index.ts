@@ -12,6 +12,13 @@
  * moment it connects, whoever dialled. After a restart every stored
  * companion is loaded and dialled at once.
  *
+ * What a peer says about itself is not trusted: discovered profiles are
+ * checked again, at most one record is kept per peer (a newer `user` db of
+ * the same peer replaces the old one), and only addresses of the kinds our
+ * transport dials (`/ip4|ip6/.../tcp/...[/ws]`) that end in the companion's
+ * own `/p2p/<peer id>` are kept, at most 8, the ones we dialled ourselves
+ * first ({@link companionMultiaddrs}). Redialling uses only those.
+ *
  * @example Compose companions with transport and discovery
  *
  * ```ts
@@ -41,7 +48,9 @@ export type {
   BackoffOptions, CompanionsContext, CompanionsEvent, CompanionsEmitted, CompanionsInput,
   CompanionContext, CompanionEvent, CompanionInput, CompanionReport
 } from './machine.js'
-export type { CompanionRecord, DialInput, LoadInput, LoadOutput, StoreCommand, StoreReport, WatchAddressesInput, AddressesEvent } from './actors.js'
-export { CompanionRecordSchema, CompanionProfileSchema } from './schema.js'
+export type { CompanionRecord, CheckInput, DialInput, LoadInput, LoadOutput, StoreCommand, StoreReport, WatchAddressesInput, AddressesEvent } from './actors.js'
+export { companionMultiaddr, companionMultiaddrs, MAX_MULTIADDRS } from './addresses.js'
+export type { Observed } from './addresses.js'
+export { CompanionRecordSchema, CompanionProfileSchema, OrbitDBAddressSchema } from './schema.js'
 export type { CompanionProfile } from '@npp/bus'
 export * from './errors.js'

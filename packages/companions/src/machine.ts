@@ -1,9 +1,11 @@
 import { fromBus, toError } from '@npp/bus'
 import { assertEvent, assign, emit, enqueueActions, sendParent, setup } from 'xstate'
-import { dial, loadCompanions, store, watchAddresses } from './actors.js'
+import { checkConnection, dial, loadCompanions, store, watchAddresses } from './actors.js'
+import { companionMultiaddrs } from './addresses.js'
+import { CompanionProfileSchema } from './schema.js'
 import type { CompanionRecord, StoreCommand, StoreReport } from './actors.js'
 import type { Bus, BusEvent } from '@npp/bus'
-import type { KeyValueDatabase, Transport } from '@npp/transport'
+import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 
 /** Bus events companions emits (forwarded to the bus in one place, `createCompanions`) */
 export type CompanionsEmitted = BusEvent<'companion:online' | 'companion:offline' | 'companion:removed'>
@@ -50,8 +52,7 @@ export interface CompanionInput {
   record: CompanionRecord
   transport: Transport
   backoff: BackoffOptions
-  /** Connected already when the child starts */
-  connected: boolean
+  log: Logger
   /** False for a new companion whose record is being written: the child waits for `saved` */
   saved: boolean
   random: () => number
@@ -61,8 +62,7 @@ export interface CompanionContext {
   record: CompanionRecord
   transport: Transport
   backoff: BackoffOptions
-  /** Whether the peer is connected, as far as the child was told before it checked */
-  connected: boolean
+  log: Logger
   saved: boolean
   random: () => number
   /** Failed redials since it was last online */
@@ -84,7 +84,9 @@ const sameList = (a: string[], b: string[]): boolean => a.length === b.length &&
 /**
  * A companion's connection state. A new companion first waits in `saving`
  * until its record is written (so `companion:online` means it survives a
- * crash). Then `online` until libp2p reports the peer
+ * crash). Then `checking` asks the transport whether the peer is connected
+ * now (never a snapshot from before: the peer may have gone while we were
+ * loading or saving). Then `online` until libp2p reports the peer
  * disconnected; then `offline` (emitted at once) and, after a backoff delay
  * that grows with every failed attempt, `reconnecting` (one dial over its
  * last-known addresses). A `peer:connected` of the companion in any state
@@ -96,13 +98,12 @@ export const companionMachine = setup({
     input: {} as CompanionInput,
     events: {} as CompanionEvent
   },
-  actors: { dial, watchAddresses },
+  actors: { checkConnection, dial, watchAddresses },
   delays: {
     backoff: ({ context }) => backoffDelay(context.attempt, context.backoff, context.random)
   },
   guards: {
     saved: ({ context }) => context.saved,
-    startsConnected: ({ context }) => context.connected,
     addressesChanged: ({ context, event }) => event.type === 'addresses' && !sameList(event.multiaddrs, context.record.multiaddrs)
   },
   actions: {
@@ -138,20 +139,23 @@ export const companionMachine = setup({
       always: [{ guard: 'saved', target: 'checking' }, { target: 'saving' }]
     },
     saving: {
-      on: {
-        saved: 'checking',
-        'peer.connected': { actions: assign({ connected: true }) },
-        'peer.disconnected': { actions: assign({ connected: false }) }
-      }
+      on: { saved: 'checking' }
     },
     checking: {
-      always: [{ guard: 'startsConnected', target: 'online' }, { target: 'reconnecting' }]
+      invoke: {
+        src: 'checkConnection',
+        input: ({ context }) => ({ transport: context.transport, peerId: context.record.profile.nodeId }),
+        onDone: [{ guard: ({ event }) => event.output, target: 'online' }, { target: 'reconnecting' }],
+        onError: 'reconnecting'
+      },
+      // newer than the check: they decide
+      on: { 'peer.connected': 'online', 'peer.disconnected': 'reconnecting' }
     },
     online: {
       entry: ['resetAttempts', 'announceOnline', 'seenNow'],
       invoke: {
         src: 'watchAddresses',
-        input: ({ context }) => ({ transport: context.transport, peerId: context.record.profile.nodeId })
+        input: ({ context }) => ({ transport: context.transport, peerId: context.record.profile.nodeId, log: context.log })
       },
       on: {
         'peer.disconnected': { target: 'offline', actions: 'seenLast' },
@@ -195,34 +199,38 @@ export interface CompanionsInput {
   bus: Bus
   transport: Transport
   backoff: BackoffOptions
+  log: Logger
   /** Clock for firstSeen/lastSeen (default Date.now) */
   now?: () => number
   /** Randomness for the backoff jitter (default Math.random) */
   random?: () => number
 }
 
+/** Most bus events kept while not running, handled once running */
+export const MAX_EARLY = 256
+
+/** Bus events kept while not running (see `keepEarly`) */
+const EARLY = ['companion:discovered'] as const
+type EarlyEvent = BusEvent<typeof EARLY[number]>
+
 export interface CompanionsContext {
   bus: Bus
   transport: Transport
   backoff: BackoffOptions
+  log: Logger
   now: () => number
   random: () => number
   db: KeyValueDatabase<CompanionRecord> | undefined
-  /** Every companion by its user db address (mirrors the db) */
+  /** Every companion by its user db address (mirrors the db); at most one per peer */
   records: Record<string, CompanionRecord>
-  /** Peers connected right now */
-  connected: Record<string, true>
   /** Writes sent to the store and not yet done */
   pendingWrites: number
   /** Records in the db that failed validation when loaded */
   invalid: number
-  /** Companions discovered before we were running (at most {@link MAX_EARLY}), recorded on entering `running` */
-  early: Array<BusEvent<'companion:discovered'>>
+  /** Bus events that arrived while not running (at most {@link MAX_EARLY}), handled on entering `running` */
+  early: EarlyEvent[]
   error: Error | undefined
 }
-
-/** Most `companion:discovered` events kept while not running */
-export const MAX_EARLY = 256
 
 export type CompanionsEvent =
   | { type: 'start' }
@@ -247,9 +255,19 @@ const companionsOf = (records: Record<string, CompanionRecord>, peerId: string):
  * active.draining -> stopped` (or `failed`). Starting loads the `companions`
  * db; while running there is one {@link companionMachine} child per companion
  * (`companion-<cid>`), and every change is written through the `store` actor;
- * stopping waits until the writes are done. The bus actor lives as long as the
- * machine: a `companion:discovered` that arrives before it runs is recorded
- * as soon as it does.
+ * stopping waits until the writes are done.
+ *
+ * One record per peer: a `companion:discovered` with a new `user` db of a
+ * peer we keep already replaces the old record (deleted, its child stopped,
+ * `companion:removed` emitted for it, so that discovery and the catalog
+ * drop it too). `companion:discovered` events are checked against
+ * {@link CompanionProfileSchema} and their addresses cleaned
+ * (`companionMultiaddrs`) before anything is stored.
+ *
+ * The bus actor lives as long as the machine: a `companion:discovered` that
+ * arrives while not running (up to {@link MAX_EARLY}) is recorded as soon as
+ * it runs. Peer events need no such care: each companion asks the transport
+ * whether its peer is connected when its child starts.
  */
 export const companionsMachine = setup({
   types: {
@@ -269,38 +287,43 @@ export const companionsMachine = setup({
     drainTimeout: 10_000
   },
   guards: {
-    noPendingWrites: ({ context }) => context.pendingWrites === 0
+    noPendingWrites: ({ context }) => context.pendingWrites === 0,
+    validProfile: ({ event }) => event.type === 'companion:discovered' && CompanionProfileSchema.safeParse(event.profile).success
   },
   actions: {
     spawnCompanions: enqueueActions(({ context, enqueue }) => {
       for (const record of Object.values(context.records)) {
         enqueue.spawnChild('companion', {
           id: companionActorId(record.userDb),
-          input: {
-            record,
-            transport: context.transport,
-            backoff: context.backoff,
-            connected: context.connected[record.profile.nodeId] != null,
-            saved: true,
-            random: context.random
-          }
+          input: { record, transport: context.transport, backoff: context.backoff, log: context.log, saved: true, random: context.random }
         })
       }
     }),
     stopCompanions: enqueueActions(({ context, enqueue }) => {
       for (const userDb of Object.keys(context.records)) enqueue.stopChild(companionActorId(userDb))
     }),
-    /** A validated companion, new or again: record, persist when something changed, and keep its child */
+    /** A validated companion, new or again: record (replacing the peer's older record), persist when something changed, and keep its child */
     upsert: enqueueActions(({ context, event, enqueue, self }) => {
       assertEvent(event, 'companion:discovered')
       const { profile } = event
-      const existing = context.records[profile.userDb]
+      const records = { ...context.records }
+      let pendingWrites = context.pendingWrites
+      // one record per peer: a new user db of the same peer replaces the old one
+      const replaced = Object.values(records).filter((r) => r.profile.nodeId === profile.nodeId && r.userDb !== profile.userDb)
+      for (const old of replaced) {
+        enqueue.stopChild(companionActorId(old.userDb))
+        enqueue.sendTo('store', { type: 'del', userDb: old.userDb } satisfies StoreCommand)
+        enqueue.emit({ type: 'companion:removed', userDb: old.userDb, peerId: old.profile.nodeId })
+        delete records[old.userDb]
+        pendingWrites++
+      }
+      const existing = records[profile.userDb]
       const now = context.now()
-      const multiaddrs = event.multiaddrs.length > 0 ? event.multiaddrs : existing?.multiaddrs ?? []
+      const announced = companionMultiaddrs(profile.nodeId, event.multiaddrs)
+      const multiaddrs = announced.length > 0 ? announced : existing?.multiaddrs ?? replaced[0]?.multiaddrs ?? []
       const record: CompanionRecord = { userDb: profile.userDb, profile, multiaddrs, firstSeen: existing?.firstSeen ?? now, lastSeen: now }
       const changed = existing == null ||
         JSON.stringify(existing.profile) !== JSON.stringify(record.profile) || !sameList(existing.multiaddrs, record.multiaddrs)
-      let pendingWrites = context.pendingWrites
       if (changed) {
         enqueue.sendTo('store', { type: 'put', record } satisfies StoreCommand)
         pendingWrites++
@@ -308,30 +331,20 @@ export const companionsMachine = setup({
       if (existing == null) {
         enqueue.spawnChild('companion', {
           id: companionActorId(record.userDb),
-          input: {
-            record,
-            transport: context.transport,
-            backoff: context.backoff,
-            // it was discovered over a connection, which may have closed meanwhile
-            connected: context.connected[profile.nodeId] != null,
-            saved: false,
-            random: context.random
-          }
+          input: { record, transport: context.transport, backoff: context.backoff, log: context.log, saved: false, random: context.random }
         })
-      } else {
-        if (hasChild(self, record.userDb)) enqueue.sendTo(companionActorId(record.userDb), { type: 'record', record })
+      } else if (hasChild(self, record.userDb)) {
+        enqueue.sendTo(companionActorId(record.userDb), { type: 'record', record })
       }
-      enqueue.assign({ records: { ...context.records, [record.userDb]: record }, pendingWrites })
+      enqueue.assign({ records: { ...records, [record.userDb]: record }, pendingWrites })
     }),
-    peerConnected: enqueueActions(({ context, event, enqueue, self }) => {
-      assertEvent(event, 'peer:connected')
-      for (const userDb of companionsOf(context.records, event.peerId).filter((id) => hasChild(self, id))) enqueue.sendTo(companionActorId(userDb), { type: 'peer.connected' })
-      enqueue.assign({ connected: { ...context.connected, [event.peerId]: true } })
-    }),
-    peerDisconnected: enqueueActions(({ context, event, enqueue, self }) => {
-      assertEvent(event, 'peer:disconnected')
-      for (const userDb of companionsOf(context.records, event.peerId).filter((id) => hasChild(self, id))) enqueue.sendTo(companionActorId(userDb), { type: 'peer.disconnected' })
-      enqueue.assign({ connected: omit(context.connected, event.peerId) })
+    /** Tell the peer's companions (their children decide what it means in their state) */
+    forwardPeerEvent: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'peer:connected' && event.type !== 'peer:disconnected') return
+      const type = event.type === 'peer:connected' ? 'peer.connected' : 'peer.disconnected'
+      for (const userDb of companionsOf(context.records, event.peerId).filter((id) => hasChild(self, id))) {
+        enqueue.sendTo(companionActorId(userDb), { type })
+      }
     }),
     seen: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'companion.seen')
@@ -345,7 +358,7 @@ export const companionsMachine = setup({
       assertEvent(event, 'companion.addresses')
       const existing = context.records[event.userDb]
       if (existing == null) return
-      const record = { ...existing, multiaddrs: event.multiaddrs, lastSeen: context.now() }
+      const record = { ...existing, multiaddrs: companionMultiaddrs(existing.profile.nodeId, event.multiaddrs), lastSeen: context.now() }
       enqueue.sendTo('store', { type: 'put', record } satisfies StoreCommand)
       enqueue.assign({ records: { ...context.records, [record.userDb]: record }, pendingWrites: context.pendingWrites + 1 })
     }),
@@ -367,9 +380,14 @@ export const companionsMachine = setup({
         error: event.type === 'store.failed' ? event.error : context.error
       })
     }),
+    /** Keep a bus event that arrived while not running (at most MAX_EARLY), to handle it once running */
     keepEarly: assign({
-      early: ({ context, event }) => event.type === 'companion:discovered' && context.early.length < MAX_EARLY ? [...context.early, event] : context.early
+      early: ({ context, event }) => {
+        assertEvent(event, EARLY)
+        return context.early.length < MAX_EARLY ? [...context.early, event] : context.early
+      }
     }),
+    /** Handle the kept events, oldest first, as if they arrived now */
     handleEarly: enqueueActions(({ context, enqueue }) => {
       for (const event of context.early) enqueue.raise(event)
       enqueue.assign({ early: [] })
@@ -385,11 +403,11 @@ export const companionsMachine = setup({
     bus: input.bus,
     transport: input.transport,
     backoff: input.backoff,
+    log: input.log,
     now: input.now ?? Date.now,
     random: input.random ?? Math.random,
     db: undefined,
     records: {},
-    connected: {},
     pendingWrites: 0,
     invalid: 0,
     early: [],
@@ -411,21 +429,16 @@ export const companionsMachine = setup({
       on: { stop: 'stopped' },
       invoke: {
         src: 'loadCompanions',
-        input: ({ context }) => ({ transport: context.transport }),
+        input: ({ context }) => ({ transport: context.transport, log: context.log }),
         onDone: {
           target: 'active',
-          actions: assign(({ event }) => ({
-            db: event.output.db,
-            records: event.output.records,
-            invalid: event.output.invalid,
-            connected: Object.fromEntries(event.output.connected.map((id) => [id, true as const]))
-          }))
+          actions: assign(({ event }) => ({ db: event.output.db, records: event.output.records, invalid: event.output.invalid }))
         },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => toError(event.error) }) }
       }
     },
     active: {
-      invoke: { id: 'store', src: 'store', input: ({ context }) => ({ db: context.db! }) },
+      invoke: { id: 'store', src: 'store', input: ({ context }) => ({ db: context.db!, log: context.log }) },
       on: {
         'store.written': { actions: 'written' },
         'store.failed': { actions: 'written' }
@@ -438,9 +451,10 @@ export const companionsMachine = setup({
           on: {
             stop: 'draining',
             remove: { actions: 'remove' },
-            'companion:discovered': { actions: 'upsert' },
-            'peer:connected': { actions: 'peerConnected' },
-            'peer:disconnected': { actions: 'peerDisconnected' },
+            // a discovery that does not pass the schema is dropped (not kept for later)
+            'companion:discovered': [{ guard: 'validProfile', actions: 'upsert' }, {}],
+            'peer:connected': { actions: 'forwardPeerEvent' },
+            'peer:disconnected': { actions: 'forwardPeerEvent' },
             'companion.seen': { actions: 'seen' },
             'companion.addresses': { actions: 'addresses' },
             'child.emit': { actions: 'emitChild' }

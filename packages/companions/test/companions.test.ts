@@ -1,6 +1,6 @@
 import { KeyValue, OWN_DATABASES, openOwnDatabase } from '@npp/transport'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Cleanups, startPeer, startProcess, tempRepo } from './helpers.js'
+import { Cleanups, recordingLogger, startPeer, startProcess, tempDir } from './helpers.js'
 import type { ChildEvent, Peer } from './helpers.js'
 import type { CompanionStatus } from '../src/index.js'
 
@@ -17,8 +17,8 @@ const names = (list: CompanionStatus[]): string[] => list.map((c) => `${c.profil
 
 describe('companions in one process', () => {
   it('two peers that connect once keep each other as companions, online, with no other step', async () => {
-    const a = await startPeer(cleanups, await tempRepo(cleanups, 'a'))
-    const b = await startPeer(cleanups, await tempRepo(cleanups, 'b'))
+    const a = await startPeer(cleanups, await tempDir(cleanups, 'a'))
+    const b = await startPeer(cleanups, await tempDir(cleanups, 'b'))
     const bothOnline = Promise.all([online(a, b.transport.peerId), online(b, a.transport.peerId)])
     await b.transport.connect(a.transport.multiaddrs[0]!)
     await bothOnline
@@ -44,16 +44,15 @@ describe('companions in one process', () => {
     expect((await a.companions.get(bUserDb))?.status).not.toBe('online')
   })
 
-  it('remove() forgets a companion for good: emitted, deleted from the db, no child left', async () => {
-    const repoA = await tempRepo(cleanups, 'remove-a')
+  it('remove() forgets a companion for good: deleted, not discovered again (also after a restart) until readmitted', async () => {
+    const repoA = await tempDir(cleanups, 'remove-a')
     let a = await startPeer(cleanups, repoA)
-    const b = await startPeer(cleanups, await tempRepo(cleanups, 'remove-b'))
-    const bOnline = online(a, b.transport.peerId)
-    await a.transport.connect(b.transport.multiaddrs[0]!)
-    await bOnline
+    const b = await startPeer(cleanups, await tempDir(cleanups, 'remove-b'))
     const bId = b.transport.peerId
     const bUserDb = b.discovery.userDbAddress
-    await b.stop()
+    const bOnline = online(a, bId)
+    await a.transport.connect(b.transport.multiaddrs[0]!)
+    await bOnline
 
     const removed = a.bus.waitFor('companion:removed', undefined, { timeoutMs: 10_000 })
     expect(await a.companions.remove(bUserDb)).toBe(true)
@@ -62,36 +61,72 @@ describe('companions in one process', () => {
     expect(await a.companions.list()).toEqual([])
     expect(Object.keys(a.companions.actor.getSnapshot().children).filter((id) => id.startsWith('companion-'))).toEqual([])
 
+    // b (which still keeps a) comes back over a new connection and announces itself again: not re-added
+    const rejected = (peer: Peer): Promise<unknown> =>
+      peer.bus.waitFor('discovery:rejected', (e) => e.from === bId && e.reason === 'removed', { timeoutMs: 15_000 })
+    const refused = rejected(a)
+    const gone = a.bus.waitFor('peer:disconnected', (e) => e.peerId === bId, { timeoutMs: 10_000 })
+    await a.transport.disconnect(bId)
+    await gone
+    await b.transport.connect(a.transport.multiaddrs[0]!)
+    await refused
+    expect(await a.companions.list()).toEqual([])
+
+    // a restarts from its repo: the record stays deleted and the removal is remembered
     await a.stop()
     a = await startPeer(cleanups, repoA)
     expect(await a.companions.list()).toEqual([])
+    const refusedAgain = rejected(a)
+    await a.transport.connect(b.transport.multiaddrs[0]!)
+    await refusedAgain
+    expect(await a.companions.list()).toEqual([])
+    expect(a.events.some((e) => e.type === 'companion:discovered')).toBe(false)
+
+    // the user takes it back: validated again over the open connection
+    const back = online(a, bId)
+    expect(await a.discovery.readmit(bId)).toBe(1)
+    await back
+    expect(names(await a.companions.list())).toEqual([`${bId}:online`])
   })
 })
 
 describe('the companions db', () => {
-  it('validates records when loading them back and skips damaged ones', async () => {
-    const repo = await tempRepo(cleanups, 'damaged')
+  it('validates records when loading them back, skips damaged ones and cleans their addresses', async () => {
+    const repo = await tempDir(cleanups, 'damaged')
+    const logger = recordingLogger()
     let a = await startPeer(cleanups, repo)
     const db = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.companions, KeyValue())
+    // real addresses of real dbs (no peer needs to hold them: nothing is opened)
+    const user = await openOwnDatabase(a.transport.orbitdb, 'some-user', KeyValue())
+    const pieces = await openOwnDatabase(a.transport.orbitdb, 'some-pieces', KeyValue())
+    const nodeId = '12D3KooWNJc1eb7N7bhEuRYWhAnXZfhdr8hDMHcQ5ywqcHJTi7FQ'
     const good = {
-      userDb: '/orbitdb/zdpuGood', multiaddrs: [], firstSeen: 1, lastSeen: 2,
-      profile: { userDb: '/orbitdb/zdpuGood', username: 'good', pieces: '/orbitdb/zdpuP', nodeId: '12D3KooWGood' }
+      userDb: user.address,
+      multiaddrs: ['/ip4/127.0.0.1/tcp/1', '/dns4/example.com/tcp/443', `/ip4/127.0.0.1/tcp/2/p2p/${a.transport.peerId}`],
+      firstSeen: 1,
+      lastSeen: 2,
+      profile: { userDb: user.address, username: 'good', pieces: pieces.address, nodeId }
     }
     await db.put(good.userDb, good)
     await db.put('/orbitdb/zdpuBad', { userDb: '/orbitdb/zdpuBad', profile: 'not a profile' })
-    await db.put('/orbitdb/zdpuMismatch', { ...good, userDb: '/orbitdb/zdpuOther' })
+    await db.put(pieces.address, { ...good, userDb: pieces.address }) // stored under another key than its profile's
+    const notAnAddress = '/orbitdb/not-a-cid'
+    await db.put(notAnAddress, { ...good, userDb: notAnAddress, profile: { ...good.profile, userDb: notAnAddress } })
     await a.stop()
-    a = await startPeer(cleanups, repo)
-    expect((await a.companions.list()).map((c) => c.userDb)).toEqual([good.userDb])
-    expect(a.companions.actor.getSnapshot().context.invalid).toBe(2)
+    a = await startPeer(cleanups, repo, { logger })
+    expect((await a.companions.list()).map((c) => [c.userDb, c.multiaddrs])).toEqual([[good.userDb, [`/ip4/127.0.0.1/tcp/1/p2p/${nodeId}`]]])
+    expect(a.companions.actor.getSnapshot().context.invalid).toBe(3)
+    // the injected logger is the one companions logs to
+    expect(logger.lines.filter((l) => l[0] === 'skipping an invalid companion record under %s').map((l) => l[1]))
+      .toEqual(expect.arrayContaining(['/orbitdb/zdpuBad', pieces.address, notAnAddress]))
   })
 })
 
 describe('companions across OS processes', () => {
   it('three peers, one in its own process, are all companions of each other', async () => {
-    const a = await startPeer(cleanups, await tempRepo(cleanups, 'tri-a'))
-    const b = await startPeer(cleanups, await tempRepo(cleanups, 'tri-b'))
-    const { proc: c, ready } = await startProcess(cleanups, await tempRepo(cleanups, 'tri-c'))
+    const a = await startPeer(cleanups, await tempDir(cleanups, 'tri-a'))
+    const b = await startPeer(cleanups, await tempDir(cleanups, 'tri-b'))
+    const { proc: c, ready } = await startProcess(cleanups, await tempDir(cleanups, 'tri-c'))
     const cId = String(ready.peerId)
     const cOnline = (peerId: string): Promise<ChildEvent> => c.next('companion:online', (e) => e.peerId === peerId)
 
@@ -114,8 +149,8 @@ describe('companions across OS processes', () => {
   })
 
   it('a SIGKILLed companion goes offline and comes back online by itself; so after the observer restarts', async () => {
-    const repoA = await tempRepo(cleanups, 'kill-a')
-    const repoC = await tempRepo(cleanups, 'kill-c')
+    const repoA = await tempDir(cleanups, 'kill-a')
+    const repoC = await tempDir(cleanups, 'kill-c')
     let a = await startPeer(cleanups, repoA)
     // c redials slowly, so that a's own reload-and-redial is what brings them together after a restarts
     const slow = { backoff: { initialMs: 60_000, maxMs: 60_000 } }

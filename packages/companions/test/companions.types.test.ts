@@ -2,6 +2,7 @@ import { describe, expectTypeOf, it } from 'vitest'
 import { createCompanions } from '../src/index.js'
 import type { CompanionProfile, CompanionRecord, Companions, CompanionsInit, CompanionStatus } from '../src/index.js'
 import type { Startable } from '@libp2p/interface'
+import type { Logger } from '@npp/transport'
 
 describe('public API types of @npp/companions', () => {
   it('createCompanions returns a Startable Companions with a typed API', () => {
@@ -12,6 +13,7 @@ describe('public API types of @npp/companions', () => {
     expectTypeOf<Companions['remove']>().returns.toEqualTypeOf<Promise<boolean>>()
     // @ts-expect-error backoff values are numbers
     const _backoff: CompanionsInit['backoff'] = { initialMs: '1s' }
+    expectTypeOf<CompanionsInit['logger']>().toEqualTypeOf<Logger | undefined>()
   })
 
   it('a status is a record plus one of three states', () => {

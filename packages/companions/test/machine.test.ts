@@ -1,9 +1,9 @@
 import { createBus } from '@npp/bus'
 import { describe, expect, it } from 'vitest'
 import { SimulatedClock, createActor, fromCallback, fromPromise } from 'xstate'
-import { backoffDelay, companionActorId, companionMachine, companionsMachine } from '../src/index.js'
-import type { BackoffOptions, CompanionRecord, CompanionsEmitted, DialInput, LoadInput, LoadOutput, StoreCommand, StoreReport, WatchAddressesInput } from '../src/index.js'
-import type { KeyValueDatabase, Transport } from '@npp/transport'
+import { MAX_MULTIADDRS, backoffDelay, companionActorId, companionMachine, companionMultiaddr, companionMultiaddrs, companionsMachine } from '../src/index.js'
+import type { BackoffOptions, CheckInput, CompanionRecord, CompanionsEmitted, DialInput, LoadInput, LoadOutput, StoreCommand, StoreReport, WatchAddressesInput } from '../src/index.js'
+import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 
 // Unit tests of the machines with their side effects swapped out by .provide():
 // no network, a simulated clock for the backoff delays.
@@ -32,26 +32,43 @@ describe('backoffDelay', () => {
   })
 })
 
-const PEER = '12D3KooWPeer'
+const PEER = '12D3KooWNJc1eb7N7bhEuRYWhAnXZfhdr8hDMHcQ5ywqcHJTi7FQ'
+const NEWCOMER = '12D3KooWBncQrT3LvMakFwVvm65VSCWgexj9xMmcAPZeNjKbNJhM'
+const EARLY_PEER = '12D3KooWRT5XbfCQmGgq5ZxqYmLZtLhKsHMCRjsouZDeDrGnjPFW'
+/** Well-formed OrbitDB addresses (base58btc CIDs); `db(n)` are distinct */
+const db = (n: number): string => `/orbitdb/zdpuApmiuKjZkcHcJtdU4zk2vapuA5PZKSaBArGULa6JYWAW${'ABCDEFGHJKrt'[n]}`
+const PIECES = db(11)
 const record: CompanionRecord = {
-  userDb: '/orbitdb/zdpuCompanion',
-  profile: { userDb: '/orbitdb/zdpuCompanion', username: 'bob', pieces: '/orbitdb/zdpuPieces', nodeId: PEER },
-  multiaddrs: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWPeer'],
+  userDb: db(0),
+  profile: { userDb: db(0), username: 'bob', pieces: PIECES, nodeId: PEER },
+  multiaddrs: [`/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`],
   firstSeen: 1,
   lastSeen: 1
 }
+const silent: Logger = Object.assign(() => {}, { enabled: false, error: () => {}, trace: () => {}, newScope: (): Logger => silent })
 
-function harness (backoff: BackoffOptions) {
+interface HarnessOptions {
+  /** Peers the fake transport reports connected (the test may change it) */
+  connected?: Set<string>
+  /** Resolves the load of the companions db; default at once */
+  loaded?: Promise<void>
+  /** Resolves every connection check (which then asks the fake transport); default at once */
+  checked?: Promise<void>
+}
+
+function harness (backoff: BackoffOptions, { connected = new Set(), loaded, checked }: HarnessOptions = {}) {
   const bus = createBus()
   const clock = new SimulatedClock()
-  const dials: number[] = []
+  const dials: Array<{ at: number, multiaddrs: string[] }> = []
   const writes: StoreCommand[] = []
+  const transport = { isConnected: (peerId: string) => connected.has(peerId) } as unknown as Transport
   const machine = companionsMachine.provide({
     actors: {
-      loadCompanions: fromPromise<LoadOutput, LoadInput>(async () => ({
-        db: {} as KeyValueDatabase<CompanionRecord>, records: { [record.userDb]: record }, connected: [], invalid: 0
-      })),
-      store: fromCallback<StoreCommand, { db: KeyValueDatabase<CompanionRecord> }>(({ receive, sendBack }) => {
+      loadCompanions: fromPromise<LoadOutput, LoadInput>(async () => {
+        await loaded
+        return { db: {} as KeyValueDatabase<CompanionRecord>, records: { [record.userDb]: record }, invalid: 0 }
+      }),
+      store: fromCallback<StoreCommand, { db: KeyValueDatabase<CompanionRecord>, log: Logger }>(({ receive, sendBack }) => {
         receive((command) => {
           writes.push(command)
           const userDb = command.type === 'put' ? command.record.userDb : command.userDb
@@ -60,20 +77,25 @@ function harness (backoff: BackoffOptions) {
       }),
       companion: companionMachine.provide({
         actors: {
-          dial: fromPromise<{ connected: boolean }, DialInput>(async () => {
-            dials.push(clock.now())
+          dial: fromPromise<{ connected: boolean }, DialInput>(async ({ input }) => {
+            dials.push({ at: clock.now(), multiaddrs: input.multiaddrs })
             throw new Error('connection refused')
           }),
-          watchAddresses: fromCallback<{ type: 'addresses', multiaddrs: string[] }, WatchAddressesInput>(() => {})
+          watchAddresses: fromCallback<{ type: 'addresses', multiaddrs: string[] }, WatchAddressesInput>(() => {}),
+          checkConnection: fromPromise<boolean, CheckInput>(async ({ input }) => {
+            await checked
+            return connected.has(input.peerId)
+          })
         }
       })
     }
   })
-  const actor = createActor(machine, { clock, input: { bus, transport: {} as Transport, backoff, random: () => 0, now: () => clock.now() } })
+  const actor = createActor(machine, { clock, input: { bus, transport, backoff, log: silent, random: () => 0, now: () => clock.now() } })
   const emitted: CompanionsEmitted[] = []
   actor.on('*', (e) => { emitted.push(e) })
   actor.start()
-  return { bus, clock, actor, dials, writes, emitted }
+  const childState = (userDb: string): unknown => (actor.getSnapshot().children[companionActorId(userDb)]?.getSnapshot() as { value: unknown } | undefined)?.value
+  return { bus, clock, actor, dials, writes, emitted, childState, connected }
 }
 
 /** Let the promise-based fakes settle (no timers involved) */
@@ -85,7 +107,7 @@ describe('companionsMachine', () => {
     h.actor.send({ type: 'start' })
     await settle()
     // loaded and not connected: dialled at once, then after 2, 4, 8, 8 s (attempts 1, 2, 3, 4)
-    expect(h.dials).toEqual([0])
+    expect(h.dials.map((d) => d.at)).toEqual([0])
     expect(h.emitted.map((e) => e.type)).toEqual(['companion:offline'])
     for (const step of [2_000, 4_000, 8_000, 8_000]) {
       h.clock.increment(step - 1)
@@ -95,9 +117,10 @@ describe('companionsMachine', () => {
       await settle()
       expect(h.dials.length).toBe(before + 1)
     }
-    expect(h.dials).toEqual([0, 2_000, 6_000, 14_000, 22_000])
+    expect(h.dials.map((d) => d.at)).toEqual([0, 2_000, 6_000, 14_000, 22_000])
 
     // it connects by itself (it dialled us): online at once, no more dials
+    h.connected.add(PEER)
     h.bus.emit('peer:connected', { peerId: PEER, multiaddrs: [] })
     expect(h.emitted.map((e) => e.type)).toEqual(['companion:offline', 'companion:online'])
     h.clock.increment(60_000)
@@ -105,6 +128,7 @@ describe('companionsMachine', () => {
     expect(h.dials).toHaveLength(5)
 
     // it disconnects: offline at once; the backoff starts again from initialMs
+    h.connected.delete(PEER)
     h.bus.emit('peer:disconnected', { peerId: PEER })
     expect(h.emitted.map((e) => e.type)).toEqual(['companion:offline', 'companion:online', 'companion:offline'])
     h.clock.increment(999)
@@ -112,7 +136,7 @@ describe('companionsMachine', () => {
     expect(h.dials).toHaveLength(5)
     h.clock.increment(1)
     await settle()
-    expect(h.dials).toEqual([0, 2_000, 6_000, 14_000, 22_000, 83_000])
+    expect(h.dials.map((d) => d.at)).toEqual([0, 2_000, 6_000, 14_000, 22_000, 83_000])
     // going offline recorded when it was last seen
     expect(h.writes.some((w) => w.type === 'put' && w.record.lastSeen === 82_000)).toBe(true)
   })
@@ -133,7 +157,7 @@ describe('companionsMachine', () => {
 
   it('records a companion discovered while it was still starting', async () => {
     const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 })
-    const profile = { userDb: '/orbitdb/zdpuEarly', username: 'dave', pieces: '/orbitdb/zdpuP3', nodeId: 'early' }
+    const profile = { userDb: db(1), username: 'dave', pieces: PIECES, nodeId: EARLY_PEER }
     h.bus.emit('companion:discovered', { profile, multiaddrs: [] })
     h.actor.send({ type: 'start' })
     await settle()
@@ -145,18 +169,143 @@ describe('companionsMachine', () => {
     const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 })
     h.actor.send({ type: 'start' })
     await settle()
-    h.bus.emit('peer:connected', { peerId: 'newcomer', multiaddrs: [] })
-    const profile = { userDb: '/orbitdb/zdpuNew', username: 'carol', pieces: '/orbitdb/zdpuP2', nodeId: 'newcomer' }
-    h.bus.emit('companion:discovered', { profile, multiaddrs: ['/ip4/127.0.0.1/tcp/5/p2p/newcomer'] })
+    h.connected.add(NEWCOMER)
+    h.bus.emit('peer:connected', { peerId: NEWCOMER, multiaddrs: [] })
+    const profile = { userDb: db(2), username: 'carol', pieces: PIECES, nodeId: NEWCOMER }
+    h.bus.emit('companion:discovered', { profile, multiaddrs: [`/ip4/127.0.0.1/tcp/5/p2p/${NEWCOMER}`] })
     const child = h.actor.getSnapshot().children[companionActorId(profile.userDb)]
     expect((child?.getSnapshot() as { value: unknown }).value).toBe('saving')
     expect(h.emitted.some((e) => e.type === 'companion:online')).toBe(false)
     await settle() // the write is acknowledged
     expect(h.writes.some((w) => w.type === 'put' && w.record.userDb === profile.userDb)).toBe(true)
-    expect(h.emitted.filter((e) => e.type === 'companion:online').map((e) => e.peerId)).toEqual(['newcomer'])
+    expect(h.emitted.filter((e) => e.type === 'companion:online').map((e) => e.peerId)).toEqual([NEWCOMER])
     // discovered again with the same data: nothing to write
     const writes = h.writes.length
-    h.bus.emit('companion:discovered', { profile, multiaddrs: ['/ip4/127.0.0.1/tcp/5/p2p/newcomer'] })
+    h.bus.emit('companion:discovered', { profile, multiaddrs: [`/ip4/127.0.0.1/tcp/5/p2p/${NEWCOMER}`] })
     expect(h.writes).toHaveLength(writes)
+  })
+})
+
+describe('companionsMachine: the connection is checked when each companion starts', () => {
+  it('a companion whose peer disconnected while the db was loading is not online: it is redialled', async () => {
+    let load = (): void => {}
+    const loaded = new Promise<void>((resolve) => { load = resolve })
+    const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 }, { connected: new Set([PEER]), loaded })
+    h.actor.send({ type: 'start' })
+    // connected when the load began, gone before it finished: no child exists yet to be told
+    h.connected.delete(PEER)
+    h.bus.emit('peer:disconnected', { peerId: PEER })
+    load()
+    await settle()
+    expect(h.emitted.some((e) => e.type === 'companion:online')).toBe(false)
+    expect(h.dials).toHaveLength(1)
+    expect(h.emitted.map((e) => e.type)).toEqual(['companion:offline'])
+  })
+
+  it('a companion whose peer connected while the db was loading is online at once, without a dial', async () => {
+    let load = (): void => {}
+    const loaded = new Promise<void>((resolve) => { load = resolve })
+    const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 }, { loaded })
+    h.actor.send({ type: 'start' })
+    h.connected.add(PEER)
+    h.bus.emit('peer:connected', { peerId: PEER, multiaddrs: [] })
+    load()
+    await settle()
+    expect(h.emitted.map((e) => e.type)).toEqual(['companion:online'])
+    expect(h.dials).toEqual([])
+    expect(h.childState(record.userDb)).toBe('online')
+  })
+
+  it('a peer event that arrives while the check runs wins over the check', async () => {
+    let check = (): void => {}
+    const checked = new Promise<void>((resolve) => { check = resolve })
+    const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 }, { connected: new Set([PEER]), checked })
+    h.actor.send({ type: 'start' })
+    await settle()
+    expect(h.childState(record.userDb)).toBe('checking')
+    h.connected.delete(PEER)
+    h.bus.emit('peer:disconnected', { peerId: PEER })
+    check() // the check would have said "connected": too late
+    await settle()
+    expect(h.emitted.map((e) => e.type)).toEqual(['companion:offline'])
+    expect(h.dials).toHaveLength(1)
+  })
+})
+
+describe('companionsMachine: what a peer says about itself', () => {
+  it('keeps one record per peer: a new user db of the same peer replaces the old record', async () => {
+    const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 }, { connected: new Set([PEER]) })
+    h.actor.send({ type: 'start' })
+    await settle()
+    const profile = { userDb: db(4), username: 'bob', pieces: PIECES, nodeId: PEER }
+    h.bus.emit('companion:discovered', { profile, multiaddrs: [] })
+    expect(Object.keys(h.actor.getSnapshot().context.records)).toEqual([db(4)])
+    expect(h.actor.getSnapshot().children[companionActorId(record.userDb)]).toBeUndefined()
+    expect(h.emitted).toContainEqual({ type: 'companion:removed', userDb: record.userDb, peerId: PEER })
+    // the old record's addresses are kept for the new one (discovery did not know any)
+    expect(h.writes).toEqual([
+      { type: 'del', userDb: record.userDb },
+      { type: 'put', record: expect.objectContaining({ userDb: db(4), multiaddrs: record.multiaddrs }) }
+    ])
+    await settle()
+    expect(h.childState(db(4))).toBe('online')
+  })
+
+  it('drops a discovered companion whose profile does not pass the schema, and does not keep it for later', async () => {
+    const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 })
+    h.actor.send({ type: 'start' })
+    await settle()
+    const bad = [
+      { userDb: '/orbitdb/zdpuNotACid!', username: 'x', pieces: PIECES, nodeId: NEWCOMER },
+      { userDb: db(5), username: '', pieces: PIECES, nodeId: NEWCOMER },
+      { userDb: db(5), username: 'x', pieces: 'pieces', nodeId: NEWCOMER }
+    ]
+    for (const profile of bad) h.bus.emit('companion:discovered', { profile, multiaddrs: [] })
+    expect(Object.keys(h.actor.getSnapshot().context.records)).toEqual([record.userDb])
+    expect(h.actor.getSnapshot().context.early).toEqual([])
+  })
+
+  it('stores and redials only clean addresses of the companion itself, at most MAX_MULTIADDRS', async () => {
+    const h = harness({ initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0 })
+    h.actor.send({ type: 'start' })
+    await settle()
+    const profile = { userDb: db(6), username: 'mallory', pieces: PIECES, nodeId: NEWCOMER }
+    const hostile = [
+      'not a multiaddr',
+      `/ip4/10.0.0.1/tcp/22/p2p/${PEER}`, // another peer's id
+      `/dns4/example.com/tcp/443/wss/p2p/${NEWCOMER}`, // a name to resolve
+      `/ip4/127.0.0.1/tcp/9/p2p-circuit/p2p/${NEWCOMER}`,
+      ...Array.from({ length: 12 }, (_, i) => `/ip4/127.0.0.1/tcp/${5000 + i}`)
+    ]
+    h.bus.emit('companion:discovered', { profile, multiaddrs: hostile })
+    const stored = h.actor.getSnapshot().context.records[db(6)]!.multiaddrs
+    expect(stored).toHaveLength(MAX_MULTIADDRS)
+    expect(stored[0]).toBe(`/ip4/127.0.0.1/tcp/5000/p2p/${NEWCOMER}`)
+    expect(stored.every((m) => /^\/ip4\/127\.0\.0\.1\/tcp\/50\d\d\/p2p\//.test(m) && m.endsWith(`/p2p/${NEWCOMER}`))).toBe(true)
+    await settle() // saved, checked (not connected): redialled with exactly those
+    expect(h.dials.at(-1)?.multiaddrs).toEqual(stored)
+  })
+})
+
+describe('companionMultiaddrs', () => {
+  it('accepts ip4/ip6 + tcp (+ ws/wss) addresses of the companion, adding /p2p/<id> where it is missing', () => {
+    expect(companionMultiaddr(PEER, '/ip4/127.0.0.1/tcp/4001')).toBe(`/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`)
+    expect(companionMultiaddr(PEER, `/ip6/::1/tcp/4002/ws/p2p/${PEER}`)).toBe(`/ip6/::1/tcp/4002/ws/p2p/${PEER}`)
+    for (const bad of [
+      42, '', '/ip4/127.0.0.1/tcp/x', '/ip4/127.0.0.1', '/ip4/127.0.0.1/udp/4001/quic-v1', `/ip4/127.0.0.1/tcp/1/p2p/${NEWCOMER}`,
+      '/dns4/localhost/tcp/1', '/unix/tmp%2Fsock', `/ip4/127.0.0.1/tcp/1/ws/ws/p2p/${PEER}`, `/ip4/127.0.0.1/tcp/1/${'x'.repeat(600)}`
+    ]) {
+      expect(companionMultiaddr(PEER, bad), String(bad)).toBeUndefined()
+    }
+    expect(companionMultiaddr('not-a-peer-id', '/ip4/127.0.0.1/tcp/4001')).toBeUndefined()
+  })
+
+  it('puts what we dialled first, then addresses on hosts we saw it on, dedupes and caps', () => {
+    const announced = ['/ip4/192.168.1.9/tcp/1', '/ip4/127.0.0.1/tcp/2', `/ip4/127.0.0.1/tcp/2/p2p/${PEER}`, '/ip4/127.0.0.1/tcp/3']
+    expect(companionMultiaddrs(PEER, announced, { dialled: ['/ip4/127.0.0.1/tcp/3'], hosts: ['127.0.0.1'] })).toEqual([
+      `/ip4/127.0.0.1/tcp/3/p2p/${PEER}`, `/ip4/127.0.0.1/tcp/2/p2p/${PEER}`, `/ip4/192.168.1.9/tcp/1/p2p/${PEER}`
+    ])
+    const many = Array.from({ length: 20 }, (_, i) => `/ip4/127.0.0.1/tcp/${i + 1}`)
+    expect(companionMultiaddrs(PEER, many)).toHaveLength(MAX_MULTIADDRS)
   })
 })

@@ -15,8 +15,14 @@
  * are bounded: a per-peer rate limit, `maxConcurrent` validations and a
  * queue of `maxQueued`.
  *
- * Discovery owns our `user` db: on first start it writes a fixture profile
- * (random `username`, the address of our `pieces` db, our `nodeId`).
+ * Discovery owns our `user` db: every start makes sure it has `username`
+ * (a random fixture name unless one is set; never overwritten), `pieces`
+ * (the address of our `pieces` db) and `nodeId` (our peer id), each field
+ * on its own. Validated companions' dbs stay open, one per peer (a newer db
+ * of the same peer replaces the older). A companion the user removed
+ * (`companion:removed`) is closed and remembered in our own
+ * `removed-companions` db, so it is not discovered again by itself, also
+ * after a restart; `discovery.readmit(userDbOrPeerId)` accepts it again.
  *
  * The lifecycle is {@link discoveryMachine}; each connected peer is a child
  * actor `peer-<peer id>` and each announced db under validation a child
@@ -38,18 +44,26 @@
  * bus.on('companion:discovered', ({ profile }) => console.log(`${profile.username} keeps pieces at ${profile.pieces}`))
  * bus.on('discovery:rejected', ({ from, reason, detail }) => console.warn(from, reason, detail))
  * await transport.connect('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...')
+ *
+ * // a companion removed earlier (its announcements are rejected as 'removed'): take it back
+ * await discovery.readmit('12D3KooW...')
  * ```
  */
 
 export { createDiscovery } from './discovery.js'
 export type { Discovery, DiscoveryInit } from './discovery.js'
-export { discoveryMachine, peerMachine, announcementMachine, peerActorId, announcementActorId } from './machine.js'
+export {
+  discoveryMachine, peerMachine, announcementMachine, peerActorId, announcementActorId, announceRetryDelay, MAX_EARLY, REMOVED_STORE_ID, CLOSER_ID
+} from './machine.js'
 export type {
-  DiscoveryContext, DiscoveryEvent, DiscoveryEmitted, DiscoveryInput, DiscoveryOptions, RateLimit,
+  DiscoveryContext, DiscoveryEvent, DiscoveryEmitted, DiscoveryInput, DiscoveryOptions, RateLimit, AnnounceRetry,
   PeerContext, PeerEvent, PeerInput, AnnouncementContext, AnnouncementInput, AnnouncementReport, ChildEmit
 } from './machine.js'
-export { AnnouncementSchema, ProfileSchema, OrbitDBAddressSchema, ANNOUNCE_TYPE } from './schema.js'
-export type { Announcement, RejectionReason } from './schema.js'
-export { randomUsername } from './actors.js'
-export type { Verdict, ValidateOutput, OpenOwnInput, OpenOwnOutput, AnnounceInput, ManifestInput, OpenInput, ReplicateInput, ValidateInput } from './actors.js'
+export { AnnouncementSchema, ProfileSchema, OrbitDBAddressSchema, TombstoneSchema, ANNOUNCE_TYPE } from './schema.js'
+export type { Announcement, RejectionReason, Tombstone } from './schema.js'
+export { randomUsername, ensureProfile, profileRecord, validateProfile, REMOVED_DB } from './actors.js'
+export type {
+  Verdict, ValidateOutput, OpenOwnInput, OpenOwnOutput, AnnounceInput, ManifestInput, OpenInput, ReplicateInput, ValidateInput,
+  RemovedCommand, RemovedWritten, PeersListed, CloseCommand
+} from './actors.js'
 export * from './errors.js'

@@ -1,14 +1,8 @@
-import { isValidAddress } from '@npp/transport'
+import { OrbitDBAddressSchema } from '@npp/transport'
 import { z } from 'zod'
 
-/**
- * An OrbitDB address in the canonical form OrbitDB itself produces:
- * `/orbitdb/` + a base58btc CIDv1 (`zdpu...`). One spelling per db, so the
- * same db announced twice is recognised as the same.
- */
-export const OrbitDBAddressSchema = z.string()
-  .regex(/^\/orbitdb\/z[1-9A-HJ-NP-Za-km-z]{30,120}$/, 'expected /orbitdb/<base58btc CID>')
-  .refine((address) => isValidAddress(address), 'not a valid OrbitDB address')
+/** An OrbitDB address in canonical form (the transport's schema, re-exported) */
+export { OrbitDBAddressSchema }
 
 /** `type` of an announcement message */
 export const ANNOUNCE_TYPE = 'npp/announce'
@@ -75,6 +69,23 @@ export type RejectionReason =
   | 'pieces-not-found'
   /** `pieces` is not the address of a Documents db */
   | 'pieces-wrong-type'
+  /** the `pieces` db is not write-restricted to the owner of the `user` db (someone else's catalog) */
+  | 'pieces-not-owned'
+  /** the same peer announced the same db again while it is being validated or waits (nothing to add) */
+  | 'duplicate'
+  /** the user removed this companion (`companion:removed`); `discovery.readmit()` accepts it again */
+  | 'removed'
+
+/**
+ * A companion the user removed, kept (in our own `removed-companions` db) so
+ * that it is not discovered again by itself. Key: its `user` db address.
+ */
+export const TombstoneSchema = z.object({
+  nodeId: z.string().min(1).max(200),
+  removedAt: z.number().int().nonnegative()
+})
+
+export type Tombstone = z.infer<typeof TombstoneSchema>
 
 /** Summarise zod issues in one line for `detail` */
 export function describeIssues (error: z.ZodError): string {

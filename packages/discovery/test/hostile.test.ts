@@ -1,8 +1,10 @@
+import { once } from 'node:events'
 import { Documents, IPFSAccessController, KeyValue, OWN_DATABASES, isValidAddress, openOwnDatabase } from '@npp/transport'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cleanups, seen, startPeer } from './helpers.js'
 import type { TestPeer } from './helpers.js'
 import type { BusEvents } from '@npp/bus'
+import type { KeyValueDatabase } from '@npp/transport'
 
 const cleanups = new Cleanups()
 afterEach(async () => { await cleanups.run() })
@@ -51,6 +53,14 @@ describe('announcements from a hostile peer', () => {
     await piecesNotDocuments.put('username', 'mallory')
     await piecesNotDocuments.put('pieces', noPieces.address)
     await piecesNotDocuments.put('nodeId', h.transport.peerId)
+    // a profile only through keys that name Object.prototype's members: OrbitDB 4's KeyValue
+    // iterator already skips them, and discovery reads own fields only (see machine.test.ts)
+    const prototypeKeys = await orbitdb.open('user-prototype-keys', { Database: KeyValue(), type: 'keyvalue' })
+    const inherited = { username: 'mallory', pieces: pieces.address, nodeId: h.transport.peerId }
+    await prototypeKeys.put('__proto__', inherited)
+    await prototypeKeys.put('constructor', inherited)
+    await prototypeKeys.put('username', 'mallory')
+    await prototypeKeys.put('nodeId', h.transport.peerId)
     const anyoneWrites = await orbitdb.open('user-anyone-writes', {
       Database: KeyValue(), type: 'keyvalue', AccessController: IPFSAccessController({ write: ['*'] })
     })
@@ -88,6 +98,7 @@ describe('announcements from a hostile peer', () => {
       ['not-found', missingAddress(noPieces.address)],
       ['wrong-type', documents.address],
       ['no-pieces', noPieces.address],
+      ['no-pieces', prototypeKeys.address],
       ['node-id-mismatch', someoneElse.address],
       ['pieces-wrong-type', piecesNotDocuments.address],
       ['bad-access', anyoneWrites.address],
@@ -138,5 +149,34 @@ describe('announcements from a hostile peer', () => {
     expect(reasons.sort()).toEqual(['not-found', 'not-found', 'queue-full', 'rate-limited', 'rate-limited'])
     expect(seen(a, 'db:announced').map((e) => e.userDb)).toEqual(addresses.slice(0, 2))
     expect(a.discovery!.actor.getSnapshot().value).toBe('running')
+  })
+})
+
+describe('a peer with many user dbs', () => {
+  it('keeps one validated user db per peer: each newer one replaces and closes the one before', async () => {
+    const a = await startPeer(cleanups, 'one-per-peer', { rateLimit: { announcements: 100, windowMs: 10_000 } })
+    const h = await hostile(a)
+    const orbitdb = h.transport.orbitdb
+    const pieces = await orbitdb.open('pieces', { Database: Documents({ indexBy: 'hash' }), type: 'documents' })
+    const dbs: KeyValueDatabase[] = []
+    for (const name of ['user-1', 'user-2', 'user-3']) {
+      const db = await orbitdb.open(name, { Database: KeyValue(), type: 'keyvalue' })
+      await db.put('username', name)
+      await db.put('pieces', pieces.address)
+      await db.put('nodeId', h.transport.peerId)
+      dbs.push(db)
+    }
+    const known = (): Record<string, { nodeId: string, db: KeyValueDatabase }> => a.discovery!.actor.getSnapshot().context.known
+    let previous: KeyValueDatabase | undefined
+    for (const db of dbs) {
+      const discovered = a.bus.waitFor('companion:discovered', (e) => e.profile.userDb === db.address, { timeoutMs: 15_000 })
+      const closed = previous == null ? undefined : once(previous.events, 'close')
+      await h.announce(announcement(db.address))
+      await discovered
+      await closed
+      expect(Object.keys(known())).toEqual([db.address])
+      previous = known()[db.address]!.db
+    }
+    expect(seen(a, 'discovery:rejected')).toEqual([])
   })
 })

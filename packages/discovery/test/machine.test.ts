@@ -1,14 +1,21 @@
 import { createBus } from '@npp/bus'
 import { describe, expect, it } from 'vitest'
-import { SimulatedClock, createActor, fromPromise, sendParent, setup } from 'xstate'
-import { announcementMachine, announcementActorId, discoveryMachine, peerActorId, peerMachine } from '../src/index.js'
-import type { AnnounceInput, AnnouncementContext, AnnouncementInput, DiscoveryEmitted, DiscoveryOptions, ManifestInput, OpenOwnInput, OpenOwnOutput, Verdict } from '../src/index.js'
-import type { KeyValueDatabase, Transport } from '@npp/transport'
+import { SimulatedClock, createActor, fromCallback, fromPromise, sendParent, setup, toPromise } from 'xstate'
+import {
+  CLOSER_ID, REMOVED_STORE_ID, announceRetryDelay, announcementActorId, announcementMachine, discoveryMachine, peerActorId, peerMachine, validateProfile
+} from '../src/index.js'
+import { silentLogger } from './helpers.js'
+import type {
+  AnnounceInput, AnnouncementContext, AnnouncementInput, CloseCommand, DiscoveryEmitted, DiscoveryOptions, ManifestInput, OpenOwnInput, OpenOwnOutput,
+  PeerContext, PeersListed, RemovedCommand, RemovedWritten, Tombstone, Verdict
+} from '../src/index.js'
+import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 
 // Unit tests of the machines with their side effects swapped out by .provide():
 // no network, and a simulated clock for the delays.
 
 const OWN = '/orbitdb/zdpuApmiuKjZkcHcJtdU4zk2vapuA5PZKSaBArGULa6JYWAWt'
+const REMOVED_DB = '/orbitdb/zdpuApmiuKjZkcHcJtdU4zk2vapuA5PZKSaBArGULa6JYWAWr'
 const dbAddress = (n: number): string => `/orbitdb/zdpuApmiuKjZkcHcJtdU4zk2vapuA5PZKSaBArGULa6JYWAW${'ABCDEFGHJK'[n]}`
 const transport = {} as Transport
 const fakeDb = (address: string): KeyValueDatabase => ({ address }) as KeyValueDatabase
@@ -30,7 +37,7 @@ const scriptedAnnouncement = setup({
           type: 'validation.accepted',
           userDb: context.userDb,
           from: context.from,
-          db: fakeDb(context.userDb),
+          db: context.db ?? fakeDb(context.userDb),
           profile: { userDb: context.userDb, username: 'u', pieces: OWN, nodeId: context.from },
           multiaddrs: []
         }))
@@ -45,13 +52,43 @@ const scriptedAnnouncement = setup({
 // The scripted stand-in speaks the same protocol to its parent as the real machine
 const scripted = scriptedAnnouncement as unknown as typeof announcementMachine
 
-function harness (options: Partial<DiscoveryOptions> = {}, announcement: typeof announcementMachine = scripted, connected: string[] = []) {
+interface HarnessOptions {
+  options?: Partial<DiscoveryOptions>
+  announcement?: typeof announcementMachine
+  /** Peers connected right now (read when discovery starts running); the test may change it */
+  connected?: Set<string>
+  /** Tombstones in our db of removed companions */
+  removed?: Record<string, Tombstone>
+  /** Replaces the announce actor of every peer child */
+  announce?: ReturnType<typeof fromPromise<void, AnnounceInput>>
+  /** Resolves the start (opening our own dbs); default at once */
+  opened?: Promise<void>
+}
+
+function harness ({ options = {}, announcement = scripted, connected = new Set(), removed = {}, announce, opened }: HarnessOptions = {}) {
   const bus = createBus()
   const clock = new SimulatedClock()
+  const closed: string[] = []
+  const writes: Array<Omit<RemovedCommand, 'db'>> = []
   const machine = discoveryMachine.provide({
     actors: {
-      openOwnUserDb: fromPromise<OpenOwnOutput, OpenOwnInput>(async () => ({ db: fakeDb(OWN), connected })),
-      peer: peerMachine.provide({ actors: { announce: fromPromise<void, AnnounceInput>(async () => {}) } }),
+      openOwnDatabases: fromPromise<OpenOwnOutput, OpenOwnInput>(async () => {
+        await opened
+        return { db: fakeDb(OWN), removedDb: fakeDb(REMOVED_DB) as KeyValueDatabase<Tombstone>, removed: { ...removed } }
+      }),
+      connectedPeers: fromCallback<PeersListed, { transport: Transport, log: Logger }>(({ sendBack }) => {
+        sendBack({ type: 'peers.listed', peers: [...connected] })
+      }),
+      removedStore: fromCallback<RemovedCommand, { log: Logger }>(({ receive, sendBack }) => {
+        receive(({ db: _db, ...command }) => {
+          writes.push(command)
+          queueMicrotask(() => { sendBack({ type: 'removed.written', userDb: command.userDb, error: undefined } satisfies RemovedWritten) })
+        })
+      }),
+      closer: fromCallback<CloseCommand, { log: Logger }>(({ receive }) => {
+        receive((command) => { closed.push(command.db.address) })
+      }),
+      peer: peerMachine.provide({ actors: { announce: announce ?? fromPromise<void, AnnounceInput>(async () => {}) } }),
       announcement
     }
   })
@@ -60,8 +97,15 @@ function harness (options: Partial<DiscoveryOptions> = {}, announcement: typeof 
     input: {
       bus,
       transport,
+      log: silentLogger,
       options: {
-        maxConcurrent: 4, maxQueued: 64, replicationTimeoutMs: 1_000, rateLimit: { announcements: 10, windowMs: 10_000 }, profile: {}, ...options
+        maxConcurrent: 4,
+        maxQueued: 64,
+        replicationTimeoutMs: 1_000,
+        rateLimit: { announcements: 10, windowMs: 10_000 },
+        announceRetry: { attempts: 5, initialMs: 500, maxMs: 8_000 },
+        profile: {},
+        ...options
       }
     }
   })
@@ -69,10 +113,14 @@ function harness (options: Partial<DiscoveryOptions> = {}, announcement: typeof 
   actor.on('*', (e) => { emitted.push(e) })
   actor.start()
   const reasons = (): string[] => emitted.flatMap((e) => e.type === 'discovery:rejected' ? [e.reason] : [])
-  const announce = (from: string, userDb: string): void => {
+  const announceFrom = (from: string, userDb: string): void => {
     bus.emit('message:received', { from, payload: { type: 'npp/announce', v: 1, userDb } })
   }
-  return { bus, clock, actor, emitted, reasons, announce }
+  const finish = (userDb: string, ok: boolean): void => {
+    actor.getSnapshot().children[announcementActorId(userDb)]!.send({ type: 'finish', ok })
+  }
+  const discovered = (): string[] => emitted.flatMap((e) => e.type === 'companion:discovered' ? [e.profile.userDb] : [])
+  return { bus, clock, actor, emitted, reasons, announce: announceFrom, finish, discovered, closed, writes }
 }
 
 async function running (h: ReturnType<typeof harness>): Promise<void> {
@@ -82,6 +130,9 @@ async function running (h: ReturnType<typeof harness>): Promise<void> {
   })
 }
 
+/** Let the promise-based fakes settle (no timers involved) */
+const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)) }
+
 describe('discoveryMachine', () => {
   it('spawns one child per connected peer and stops it on disconnect', async () => {
     const h = harness()
@@ -89,10 +140,10 @@ describe('discoveryMachine', () => {
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
     h.bus.emit('peer:connected', { peerId: 'p2', multiaddrs: [] })
-    const children = (): string[] => Object.keys(h.actor.getSnapshot().children).sort()
-    expect(children()).toEqual(['bus', peerActorId('p1'), peerActorId('p2')])
+    const children = (): string[] => Object.keys(h.actor.getSnapshot().children).filter((id) => id.startsWith('peer-')).sort()
+    expect(children()).toEqual([peerActorId('p1'), peerActorId('p2')])
     h.bus.emit('peer:disconnected', { peerId: 'p1' })
-    expect(children()).toEqual(['bus', peerActorId('p2')])
+    expect(children()).toEqual([peerActorId('p2')])
     // a message from a peer that is not connected is refused; one of another protocol is ignored
     h.announce('p1', dbAddress(0))
     h.bus.emit('message:received', { from: 'p1', payload: { type: 'npp/query', q: 1 } })
@@ -100,17 +151,17 @@ describe('discoveryMachine', () => {
   })
 
   it('validates at most maxConcurrent at once, queues maxQueued, drops the rest, and dedupes', async () => {
-    const h = harness({ maxConcurrent: 1, maxQueued: 1 })
+    const h = harness({ options: { maxConcurrent: 1, maxQueued: 1 } })
     await running(h)
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
     h.announce('p1', dbAddress(0))
-    h.announce('p1', dbAddress(0)) // the same db again while it is validated: nothing new
+    h.announce('p1', dbAddress(0)) // the same db again while it is validated: nothing new, said as 'duplicate'
     h.announce('p1', dbAddress(1))
     h.announce('p1', dbAddress(2))
     const context = h.actor.getSnapshot().context
     expect(Object.keys(context.active)).toEqual([dbAddress(0)])
     expect(context.queue.map((q) => q.userDb)).toEqual([dbAddress(1)])
-    expect(h.reasons()).toEqual(['queue-full'])
+    expect(h.reasons()).toEqual(['duplicate', 'queue-full'])
     expect(h.emitted.filter((e) => e.type === 'db:announced').map((e) => e.userDb)).toEqual([dbAddress(0), dbAddress(1)])
 
     // finishing the first starts the queued one
@@ -122,7 +173,7 @@ describe('discoveryMachine', () => {
     // the known db, announced again by someone else, is refused without any work
     h.bus.emit('peer:connected', { peerId: 'p2', multiaddrs: [] })
     h.announce('p2', dbAddress(0))
-    expect(h.reasons()).toEqual(['queue-full', 'node-id-mismatch'])
+    expect(h.reasons()).toEqual(['duplicate', 'queue-full', 'node-id-mismatch'])
     // announced again by its owner: re-validated with the db that is open already
     h.actor.getSnapshot().children[announcementActorId(dbAddress(1))]!.send({ type: 'finish', ok: false })
     h.announce('p1', dbAddress(0))
@@ -148,7 +199,7 @@ describe('discoveryMachine', () => {
   })
 
   it('keeps an announcement that arrives before it runs and handles it once running', async () => {
-    const h = harness({}, scripted, ['p1'])
+    const h = harness({ connected: new Set(['p1']) })
     h.announce('p1', dbAddress(0)) // p1 connected and announced while we were still stopped
     h.bus.emit('message:received', { from: 'p1', payload: { type: 'npp/query' } }) // not ours: not kept
     expect(h.actor.getSnapshot().context.early).toHaveLength(1)
@@ -159,7 +210,7 @@ describe('discoveryMachine', () => {
   })
 
   it('rate-limits per peer in a window that starts with the first message and resets after windowMs', async () => {
-    const h = harness({ rateLimit: { announcements: 2, windowMs: 5_000 }, maxConcurrent: 100 })
+    const h = harness({ options: { rateLimit: { announcements: 2, windowMs: 5_000 }, maxConcurrent: 100 } })
     await running(h)
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
     h.bus.emit('peer:connected', { peerId: 'p2', multiaddrs: [] })
@@ -181,7 +232,7 @@ describe('discoveryMachine', () => {
     const pending = announcementMachine.provide({
       actors: { readManifests: fromPromise<Verdict, ManifestInput>(async ({ signal }) => await new Promise<never>((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }) })) }
     })
-    const h = harness({ replicationTimeoutMs: 2_000 }, pending)
+    const h = harness({ options: { replicationTimeoutMs: 2_000 }, announcement: pending })
     await running(h)
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
     h.announce('p1', dbAddress(0))
@@ -190,5 +241,208 @@ describe('discoveryMachine', () => {
     h.clock.increment(1)
     expect(h.reasons()).toEqual(['not-found'])
     expect(h.actor.getSnapshot().context.active).toEqual({})
+  })
+})
+
+describe('discoveryMachine: peers connected while starting', () => {
+  it('spawns a child for the peers connected when it starts running, not for those that left while it was starting', async () => {
+    let open = (): void => {}
+    const opened = new Promise<void>((resolve) => { open = resolve })
+    const connected = new Set(['stays', 'leaves'])
+    const h = harness({ connected, opened })
+    h.actor.send({ type: 'start' })
+    // while our own dbs open: one peer leaves, another arrives (no child can exist yet)
+    connected.delete('leaves')
+    h.bus.emit('peer:disconnected', { peerId: 'leaves' })
+    connected.add('arrives')
+    h.bus.emit('peer:connected', { peerId: 'arrives', multiaddrs: [] })
+    expect(Object.keys(h.actor.getSnapshot().children).filter((id) => id.startsWith('peer-'))).toEqual([])
+    open()
+    await running(h)
+    await settle()
+    const peers = Object.keys(h.actor.getSnapshot().children).filter((id) => id.startsWith('peer-')).sort()
+    expect(peers).toEqual([peerActorId('arrives'), peerActorId('stays')])
+    // 'leaves' is not a stale child: when it connects again it gets a child (and our announcement)
+    h.bus.emit('peer:connected', { peerId: 'leaves', multiaddrs: [] })
+    expect(h.actor.getSnapshot().children[peerActorId('leaves')]).toBeDefined()
+  })
+})
+
+describe('peerMachine: announcing ourselves', () => {
+  /** An announce actor that fails `failures` times, then succeeds; records when it was called */
+  const flaky = (clock: { now(): number }, failures: number, calls: number[]) => fromPromise<void, AnnounceInput>(async () => {
+    calls.push(clock.now())
+    if (calls.length <= failures) throw new Error('PeerNotSubscribedError: the peer did not subscribe in time')
+  })
+  const peerState = (h: ReturnType<typeof harness>, peerId: string): { value: unknown, context: PeerContext } | undefined =>
+    h.actor.getSnapshot().children[peerActorId(peerId)]?.getSnapshot() as { value: unknown, context: PeerContext } | undefined
+
+  it('retries a failed announcement with doubling delays until it is sent', async () => {
+    const calls: number[] = []
+    const clock = { now: (): number => h.clock.now() }
+    const h = harness({ announce: flaky(clock, 2, calls) })
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    await settle()
+    expect(calls).toEqual([0])
+    expect(peerState(h, 'p1')?.value).toMatchObject({ announcement: 'waiting' })
+    h.clock.increment(499)
+    await settle()
+    expect(calls).toEqual([0])
+    h.clock.increment(1)
+    await settle()
+    h.clock.increment(1_000)
+    await settle()
+    expect(calls).toEqual([0, 500, 1_500])
+    expect(peerState(h, 'p1')?.value).toMatchObject({ announcement: 'sent' })
+    expect(peerState(h, 'p1')?.context.failures).toBe(2)
+  })
+
+  it('gives up after the configured attempts', async () => {
+    const calls: number[] = []
+    const h = harness({ announce: flaky({ now: () => h.clock.now() }, 100, calls), options: { announceRetry: { attempts: 3, initialMs: 100, maxMs: 150 } } })
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    for (let i = 0; i < 20; i++) {
+      await settle()
+      h.clock.increment(50)
+    }
+    expect(calls).toEqual([0, 100, 250])
+    expect(peerState(h, 'p1')?.value).toMatchObject({ announcement: 'failed' })
+    expect(peerState(h, 'p1')?.context.announceError).toMatch(/did not subscribe/)
+  })
+
+  it('stops retrying when the peer disconnects', async () => {
+    const calls: number[] = []
+    const h = harness({ announce: flaky({ now: () => h.clock.now() }, 100, calls) })
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    await settle()
+    expect(calls).toEqual([0])
+    h.bus.emit('peer:disconnected', { peerId: 'p1' })
+    h.clock.increment(60_000)
+    await settle()
+    expect(calls).toEqual([0])
+    expect(h.actor.getSnapshot().children[peerActorId('p1')]).toBeUndefined()
+  })
+
+  it('computes the retry delay as initialMs doubling up to maxMs', () => {
+    const retry = { attempts: 10, initialMs: 500, maxMs: 3_000 }
+    expect([1, 2, 3, 4, 5].map((n) => announceRetryDelay(n, retry))).toEqual([500, 1_000, 2_000, 3_000, 3_000])
+  })
+})
+
+describe('discoveryMachine: validated dbs, removal and readmission', () => {
+  it('keeps one validated db per peer: a newer one replaces and closes the older', async () => {
+    const h = harness()
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    h.announce('p1', dbAddress(0))
+    h.finish(dbAddress(0), true)
+    h.announce('p1', dbAddress(1))
+    h.finish(dbAddress(1), true)
+    h.announce('p1', dbAddress(2))
+    h.finish(dbAddress(2), false) // a rejected one replaces nothing
+    expect(Object.keys(h.actor.getSnapshot().context.known)).toEqual([dbAddress(1)])
+    expect(h.closed).toEqual([dbAddress(0)])
+    expect(h.discovered()).toEqual([dbAddress(0), dbAddress(1)])
+  })
+
+  it('closes a removed companion\'s db, writes a tombstone, rejects its announcements, and readmits it on request', async () => {
+    const h = harness()
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    h.announce('p1', dbAddress(0))
+    h.finish(dbAddress(0), true)
+
+    h.bus.emit('companion:removed', { userDb: dbAddress(0), peerId: 'p1' })
+    expect(h.closed).toEqual([dbAddress(0)])
+    expect(h.actor.getSnapshot().context.known).toEqual({})
+    expect(h.writes).toEqual([{ type: 'put', userDb: dbAddress(0), nodeId: 'p1' }])
+    expect(h.actor.getSnapshot().context.pendingWrites).toBe(1)
+    await settle()
+    expect(h.actor.getSnapshot().context.pendingWrites).toBe(0)
+
+    // it reconnects and announces again: rejected, nothing is opened
+    h.bus.emit('peer:disconnected', { peerId: 'p1' })
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    h.announce('p1', dbAddress(0))
+    expect(h.reasons()).toEqual(['removed'])
+    expect(h.actor.getSnapshot().context.active).toEqual({})
+
+    // readmitted by its peer id while connected: validated again at once
+    h.actor.send({ type: 'readmit', target: 'p1' })
+    expect(h.writes.at(-1)).toEqual({ type: 'del', userDb: dbAddress(0) })
+    expect(h.actor.getSnapshot().context.removed).toEqual({})
+    expect(Object.keys(h.actor.getSnapshot().context.active)).toEqual([dbAddress(0)])
+    h.finish(dbAddress(0), true)
+    expect(h.discovered()).toEqual([dbAddress(0), dbAddress(0)])
+  })
+
+  it('writes no tombstone for a db its peer replaced, and rejects a removed db whose validation was under way', async () => {
+    const h = harness()
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    h.announce('p1', dbAddress(0))
+    h.finish(dbAddress(0), true)
+    h.announce('p1', dbAddress(1))
+    h.finish(dbAddress(1), true)
+    // the companions package reports the replaced companion as removed
+    h.bus.emit('companion:removed', { userDb: dbAddress(0), peerId: 'p1' })
+    expect(h.writes).toEqual([])
+    expect(Object.keys(h.actor.getSnapshot().context.known)).toEqual([dbAddress(1)])
+
+    // removed while its re-validation runs: the result is rejected and the db closed
+    h.announce('p1', dbAddress(1))
+    h.bus.emit('companion:removed', { userDb: dbAddress(1), peerId: 'p1' })
+    h.finish(dbAddress(1), true)
+    expect(h.reasons()).toEqual(['removed'])
+    expect(h.discovered()).toEqual([dbAddress(0), dbAddress(1)])
+    expect(h.actor.getSnapshot().context.known).toEqual({})
+  })
+
+  it('loads tombstones at start, and keeps a removal that arrives while starting', async () => {
+    const h = harness({ removed: { [dbAddress(3)]: { nodeId: 'p3', removedAt: 1 } } })
+    h.bus.emit('companion:removed', { userDb: dbAddress(4), peerId: 'p4' })
+    await running(h)
+    expect(Object.keys(h.actor.getSnapshot().context.removed).sort()).toEqual([dbAddress(3), dbAddress(4)])
+    expect(h.writes).toEqual([{ type: 'put', userDb: dbAddress(4), nodeId: 'p4' }])
+    h.bus.emit('peer:connected', { peerId: 'p3', multiaddrs: [] })
+    h.announce('p3', dbAddress(3))
+    expect(h.reasons()).toEqual(['removed'])
+    // readmitted while not connected: only the tombstone goes
+    h.actor.send({ type: 'readmit', target: dbAddress(4) })
+    expect(Object.keys(h.actor.getSnapshot().context.removed)).toEqual([dbAddress(3)])
+    expect(h.actor.getSnapshot().context.active).toEqual({})
+  })
+
+  it('waits for tombstone writes before it closes the dbs when stopping', async () => {
+    const h = harness()
+    await running(h)
+    h.bus.emit('companion:removed', { userDb: dbAddress(0), peerId: 'p1' })
+    h.actor.send({ type: 'stop' })
+    expect(h.actor.getSnapshot().value).toEqual({ stopping: 'flushing' })
+    await settle()
+    expect(h.actor.getSnapshot().value).toBe('stopped')
+    expect(Object.keys(h.actor.getSnapshot().children).sort()).toEqual([CLOSER_ID, REMOVED_STORE_ID, 'bus'].sort())
+  })
+})
+
+describe('validateProfile', () => {
+  /** A db whose entries are exactly these (as a remote peer could make OrbitDB hand them over) */
+  const dbWith = (entries: Array<{ key: string, value: unknown }>): KeyValueDatabase =>
+    ({ address: dbAddress(0), all: async () => entries }) as unknown as KeyValueDatabase
+  const validate = async (entries: Array<{ key: string, value: unknown }>) => await toPromise(createActor(validateProfile, {
+    input: { transport, db: dbWith(entries), userDb: dbAddress(0), from: 'p1', log: silentLogger }
+  }).start())
+
+  it('reads only own fields: a __proto__ or constructor key cannot supply pieces, username or nodeId', async () => {
+    const profile = { username: 'mallory', pieces: OWN, nodeId: 'p1' }
+    expect(await validate([{ key: '__proto__', value: profile }, { key: 'constructor', value: profile }]))
+      .toMatchObject({ ok: false, reason: 'no-pieces' })
+    expect(await validate([{ key: '__proto__', value: profile }, { key: 'pieces', value: OWN }]))
+      .toMatchObject({ ok: false, reason: 'invalid-profile' })
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype) // nothing leaked into Object.prototype
+    expect(({} as Record<string, unknown>).pieces).toBeUndefined()
   })
 })
