@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { JsonLinesChild } from '@npp/testkit'
 
-export { percentile, round } from '@npp/testkit'
+export { Cleanups, percentile, round, tempDir } from '@npp/testkit'
 
 /** companions.mjs (N companion peers with catalogs) in a child process, driven with JSON lines */
 export class Companions extends JsonLinesChild {

@@ -11,13 +11,11 @@
 // numbers.)
 //
 // Env: COMPANIONS (10), PIECES (1000), REPS (50), NAIVE_REPS (5)
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
 import { Documents, OWN_DATABASES, createTransport, openOwnDatabase } from '@npp/transport'
-import { Companions, percentile, round } from './companions-process.mjs'
+import { Cleanups, Companions, percentile, round, tempDir } from './companions-process.mjs'
 
 const COMPANIONS = Number(process.env.COMPANIONS ?? 10)
 const PIECES = Number(process.env.PIECES ?? 1000)
@@ -27,7 +25,8 @@ const NAIVE_REPS = Number(process.env.NAIVE_REPS ?? 5)
 const INSTRUMENTS = ['violin', 'cello', 'piano', 'flute', 'guitar']
 const log = (...args) => console.error('[bench:query]', ...args)
 
-const base = await mkdtemp(join(tmpdir(), 'npp-bench-query-'))
+const cleanups = new Cleanups()
+const base = await tempDir(cleanups, 'bench-query')
 const companions = new Companions(COMPANIONS, base)
 const bus = createBus()
 const transport = createTransport({ bus, repo: join(base, 'querier') })
@@ -113,5 +112,5 @@ try {
   await catalog.stop().catch((err) => log('catalog stop', err))
   await transport.stop().catch((err) => log('transport stop', err))
   await companions.stop()
-  await rm(base, { recursive: true, force: true })
+  await cleanups.run()
 }

@@ -8,18 +8,18 @@
 //
 // Env: PIECES (1000), REPS (3)
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
 import { Documents, createTransport } from '@npp/transport'
-import { Companions, percentile, round } from '@npp/bench-query/companions-process'
+import { Cleanups, Companions, percentile, round, tempDir } from '@npp/bench-query/companions-process'
 
 const PIECES = Number(process.env.PIECES ?? 1000)
 const REPS = Number(process.env.REPS ?? 3)
 const log = (...args) => console.error('[bench:replication]', ...args)
 
-const base = await mkdtemp(join(tmpdir(), 'npp-bench-replication-'))
+const cleanups = new Cleanups()
+const base = await tempDir(cleanups, 'bench-replication')
 const companion = new Companions(1, base, 'r')
 
 async function freshPeer (name, withCatalog) {
@@ -120,5 +120,5 @@ try {
   }))
 } finally {
   await companion.stop()
-  await rm(base, { recursive: true, force: true })
+  await cleanups.run()
 }

@@ -45,6 +45,51 @@ export class ApiError extends AppError {
   }
 }
 
+/** `npp stop`: the peer did not exit in time */
+export class PeerStopTimeoutError extends AppError {
+  override readonly name = 'PeerStopTimeoutError'
+  constructor (readonly pid: number, readonly waitedMs: number) {
+    super(`the peer (pid ${pid}) did not exit within ${Math.round(waitedMs / 1000)} s: see its terminal (LOG="npp:*" shows what it waits for), or end it with \`kill ${pid}\``)
+  }
+}
+
+/** A distributed query failed after it had started streaming (the peer reported the error as the last line) */
+export class QueryFailedError extends AppError {
+  override readonly name = 'QueryFailedError'
+  /** Stable name of the error the peer reported, e.g. `CatalogNotStartedError` */
+  readonly errorName: string
+  constructor (errorName: string, message: string) {
+    super(`the query failed (${errorName}): ${message}`)
+    this.errorName = errorName
+  }
+}
+
+/** The control API and dashboard listen on the loopback interface only */
+export class LoopbackOnlyError extends UsageError {
+  override readonly name = 'LoopbackOnlyError'
+  constructor (readonly host: string) {
+    super(`the control API listens on 127.0.0.1 only, not ${host}: use host 127.0.0.1 or localhost`)
+  }
+}
+
+/** The control API could not be started */
+export class ControlServerError extends AppError {
+  override readonly name = 'ControlServerError'
+}
+
+/** `npp demo` could not complete; the message says which step */
+export class DemoFailedError extends AppError {
+  override readonly name = 'DemoFailedError'
+}
+
+/** A package of the peer failed while it ran; `cause` is the package's error */
+export class ComponentFailedError extends AppError {
+  override readonly name = 'ComponentFailedError'
+  constructor (readonly component: string, cause: Error) {
+    super(`${component} failed: ${cause.message} (run with LOG="npp:*" for details, then start the peer again)`, { cause })
+  }
+}
+
 /** The exit code for any error */
 export function exitCodeOf (err: unknown): ExitCode {
   return err instanceof AppError ? err.exitCode : EXIT.failure

@@ -1,5 +1,6 @@
 import { fromBus, toError } from '@npp/bus'
 import { assign, fromCallback, fromPromise, setup } from 'xstate'
+import { ComponentFailedError } from './errors.js'
 import type { Bus } from '@npp/bus'
 import type { Startable } from '@libp2p/interface'
 import type { AnyActorRef, SnapshotFrom } from 'xstate'
@@ -160,7 +161,7 @@ export const appMachine = setup({
         },
         'component.failed': {
           target: 'failing',
-          actions: assign({ error: ({ event }) => new Error(`${event.name} failed: ${event.error.message}`, { cause: event.error }) })
+          actions: assign({ error: ({ event }) => new ComponentFailedError(event.name, event.error) })
         },
         'transport:failed': {
           target: 'failing',

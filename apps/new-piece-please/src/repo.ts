@@ -1,3 +1,4 @@
+import { isAlive } from '@npp/transport'
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -70,15 +71,6 @@ async function readApiInfoFile (repo: string): Promise<ApiInfo | undefined> {
   }
 }
 
-/** Is a process with this pid alive (signal 0 probes without signalling)? */
-export function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** The `api.json` of a live peer in `repo`, or undefined */
 export async function runningPeer (repo: string): Promise<ApiInfo | undefined> {

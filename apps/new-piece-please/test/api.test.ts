@@ -4,10 +4,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiClient } from '../src/api/client.js'
 import { startControlServer } from '../src/api/server.js'
-import { ApiError } from '../src/errors.js'
+import { ApiError, LoopbackOnlyError } from '../src/errors.js'
 import { createPeer } from '../src/peer.js'
 import { ensureToken } from '../src/repo.js'
-import { tempDir } from './helpers.js'
+import { Cleanups, tempDir } from './helpers.js'
 import type { ControlServer } from '../src/api/server.js'
 import type { Peer } from '../src/peer.js'
 
@@ -16,24 +16,20 @@ import type { Peer } from '../src/peer.js'
 let peer: Peer
 let server: ControlServer
 let token: string
-let cleanup: () => Promise<void>
 let repo: string
+const cleanups = new Cleanups()
 
 beforeAll(async () => {
-  const dir = await tempDir('api')
-  cleanup = dir.cleanup
-  repo = dir.dir
+  repo = await tempDir(cleanups, 'app-api')
   token = await ensureToken(repo)
   peer = createPeer({ repo })
+  cleanups.add(async () => { await peer.stop() })
   await peer.start()
   server = await startControlServer({ peer, token })
+  cleanups.add(async () => { await server.close() })
 })
 
-afterAll(async () => {
-  await server?.close()
-  await peer?.stop()
-  await cleanup?.()
-})
+afterAll(async () => { await cleanups.run() })
 
 async function call (method: string, path: string, options: { token?: string | null, body?: string, host?: string } = {}): Promise<{ status: number, body: { error?: { name: string, message: string } } & Record<string, unknown>, text: string }> {
   const url = new URL(path, server.url)
@@ -99,7 +95,7 @@ describe('the control API', () => {
     const badPiece = await call('POST', '/api/pieces', { body: JSON.stringify({ hash: 'nope', instrument: '' }) })
     expect(badPiece.status).toBe(400)
     expect(badPiece.body.error?.message).toMatch(/hash: not a valid CID/)
-    expect(badPiece.body.error?.message).toMatch(/instrument: instrument must not be empty/)
+    expect(badPiece.body.error?.message).toMatch(/instrument: must not be empty/)
 
     const both = await call('POST', '/api/pieces', { body: JSON.stringify({ instrument: 'violin' }) })
     expect(both.status).toBe(400)
@@ -120,6 +116,23 @@ describe('the control API', () => {
     const protectedField = await call('PUT', '/api/profile/pieces', { body: JSON.stringify({ value: 'mine' }) })
     expect(protectedField.status).toBe(400)
     expect(protectedField.body.error?.name).toBe('ProtectedFieldError')
+  })
+
+  it('answers only the profile\'s own fields: inherited names like constructor are 404', async () => {
+    const api = new ApiClient(server.url, token, repo)
+    await api.put('/api/profile/city', { value: 'Graz' })
+    expect(await api.get('/api/profile/city')).toEqual({ field: 'city', value: 'Graz' })
+    for (const field of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      const res = await call('GET', `/api/profile/${field}`)
+      expect(res.status, field).toBe(404)
+      expect(res.body.error, field).toEqual({ name: 'NoSuchField', message: `the profile has no field "${field}"` })
+    }
+  })
+
+  it('refuses to listen anywhere but on the loopback interface, with a typed error', async () => {
+    const err = await startControlServer({ peer, token, host: '0.0.0.0' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(LoopbackOnlyError)
+    expect(err).toMatchObject({ name: 'LoopbackOnlyError', exitCode: 2, message: expect.stringMatching(/127\.0\.0\.1 only, not 0\.0\.0\.0: use host 127\.0\.0\.1 or localhost/) })
   })
 
   it('adds, practises, finds and removes pieces', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { followBus, NppPeer, tempDir } from './helpers.js'
+import { Cleanups, followBus, NppPeer, tempDir } from './helpers.js'
 import type { BrowserContext, Page } from 'playwright-core'
 
 /**
@@ -18,22 +18,23 @@ let alice: NppPeer
 let bob: NppPeer
 let context: BrowserContext
 let page: Page
-const cleanups: Array<() => Promise<void>> = []
+const cleanups = new Cleanups()
+const pageErrors: string[] = []
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (.ci/run does this)`)
   }
-  const [a, b, profile, scores] = await Promise.all([tempDir('web-alice'), tempDir('web-bob'), tempDir('chromium-profile'), tempDir('web-scores')])
-  cleanups.push(a.cleanup, b.cleanup, profile.cleanup, scores.cleanup)
-  ;[alice, bob] = await Promise.all([NppPeer.start(a.dir), NppPeer.start(b.dir)])
+  const [a, b, profile] = await Promise.all([tempDir(cleanups, 'app-web-alice'), tempDir(cleanups, 'app-web-bob'), tempDir(cleanups, 'app-chromium-profile')])
+  ;[alice, bob] = await Promise.all([NppPeer.start(a), NppPeer.start(b)])
+  cleanups.add(async () => { await Promise.allSettled([alice?.kill(), bob?.kill()]) })
   await alice.api.put('/api/profile/username', { value: 'alice' })
   await bob.api.put('/api/profile/username', { value: 'bob' })
   await alice.api.post('/api/pieces', { instrument: 'violin', title: 'Méditation', composer: 'Massenet', score: Buffer.from('Méditation').toString('base64') })
   await bob.api.post('/api/pieces', { instrument: 'violin', title: 'Csárdás', composer: 'Monti', score: Buffer.from('Csárdás').toString('base64') })
   await bob.api.post('/api/pieces', { instrument: 'cello', title: 'Cello Suite No. 1', composer: 'Bach', score: Buffer.from('Suite').toString('base64') })
 
-  context = await chromium.launchPersistentContext(profile.dir, {
+  context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -46,15 +47,14 @@ beforeAll(async () => {
     else await route.abort()
   })
   page = context.pages()[0] ?? await context.newPage()
-  const errors: string[] = []
-  page.on('pageerror', (err) => { errors.push(err.message) })
-  cleanups.push(async () => { expect(errors).toEqual([]) })
+  // an uncaught error or an unhandled rejection in a page fails the file
+  page.on('pageerror', (err) => { pageErrors.push(err.message) })
 })
 
 afterAll(async () => {
   await context?.close()
-  await Promise.allSettled([alice?.kill(), bob?.kill()])
-  for (const c of cleanups.splice(0)) await c()
+  await cleanups.run()
+  expect(pageErrors).toEqual([])
 })
 
 async function screenshot (name: string, fullPage: boolean): Promise<string> {
@@ -107,6 +107,16 @@ describe('the dashboard in Chromium', () => {
     await page.click('[data-piece] >> text=practised +1')
     await expect.poll(async () => await page.textContent('[data-piece] [data-testid=practised]')).toBe('1')
     await screenshot('dashboard.png', true)
+
+    // a button whose request fails shows the error in the page (no unhandled rejection)
+    const saved = await page.evaluate(() => sessionStorage.getItem('npp-token'))
+    await page.evaluate(() => { sessionStorage.setItem('npp-token', 'not-the-token') })
+    await page.click('[data-piece] >> text=practised +1')
+    await expect.poll(async () => await page.textContent('[data-testid=catalog-error]')).toMatch(/^wrong token/)
+    await page.evaluate((t) => { sessionStorage.setItem('npp-token', t ?? '') }, saved)
+    await page.click('[data-piece] >> text=practised +1')
+    await expect.poll(async () => await page.textContent('[data-piece] [data-testid=practised]')).toBe('2')
+    expect(await page.textContent('[data-testid=catalog-error]')).toBe('')
   })
 
   it('draws every machine and highlights a companion actor\'s state as it goes offline', async () => {

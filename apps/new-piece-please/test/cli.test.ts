@@ -1,25 +1,21 @@
 import { access, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { followBus, npp, NppPeer, tempDir } from './helpers.js'
+import { Cleanups, exitsWithin, followBus, npp, NppPeer, tempDir } from './helpers.js'
 
 // Two peers, each `npp start` in its own OS process, and every command run as
 // `npp ...` in another process against them.
 let alice: NppPeer
 let bob: NppPeer
-const cleanups: Array<() => Promise<void>> = []
+const cleanups = new Cleanups()
 
 beforeAll(async () => {
-  const a = await tempDir('cli-alice')
-  const b = await tempDir('cli-bob')
-  cleanups.push(a.cleanup, b.cleanup)
-  ;[alice, bob] = await Promise.all([NppPeer.start(a.dir), NppPeer.start(b.dir)])
+  const [a, b] = await Promise.all([tempDir(cleanups, 'app-cli-alice'), tempDir(cleanups, 'app-cli-bob')])
+  ;[alice, bob] = await Promise.all([NppPeer.start(a), NppPeer.start(b)])
+  cleanups.add(async () => { await Promise.allSettled([alice?.kill(), bob?.kill()]) })
 })
 
-afterAll(async () => {
-  await Promise.allSettled([alice?.kill(), bob?.kill()])
-  for (const c of cleanups) await c()
-})
+afterAll(async () => { await cleanups.run() })
 
 /** One line on stderr, `npp: ...`, and no stack trace */
 function expectOneLineError (stderr: string, pattern: RegExp): void {
@@ -43,8 +39,7 @@ describe('npp start', () => {
     const again = await npp(['start', '--repo', alice.repo])
     expect(again.code).toBe(1)
     expectOneLineError(again.stderr, /already running/)
-    const { dir, cleanup } = await tempDir('cli-web')
-    cleanups.push(cleanup)
+    const dir = await tempDir(cleanups, 'app-cli-web')
     const web = await npp(['start', '--repo', dir, '--web', '0.0.0.0:8080'])
     expect(web.code).toBe(2)
     expectOneLineError(web.stderr, /127\.0\.0\.1/)
@@ -79,8 +74,7 @@ describe('commands against a running peer', () => {
   })
 
   it('pieces add, list, get, practise, random and rm', async () => {
-    const { dir, cleanup } = await tempDir('cli-score')
-    cleanups.push(cleanup)
+    const dir = await tempDir(cleanups, 'app-cli-score')
     const file = join(dir, 'partita.pdf')
     await writeFile(file, '%PDF stand-in: Partita No. 2')
     const added = await npp(['pieces', 'add', '--repo', alice.repo, '--json', '--instrument', 'violin', '--title', 'Partita No. 2', '--composer', 'Bach', '--file', file])
@@ -114,8 +108,7 @@ describe('commands against a running peer', () => {
   })
 
   it('connect, peers, companions and a distributed query with results from both catalogs', async () => {
-    const { dir, cleanup } = await tempDir('cli-bob-score')
-    cleanups.push(cleanup)
+    const dir = await tempDir(cleanups, 'app-cli-bob-score')
     const file = join(dir, 'csardas.pdf')
     await writeFile(file, '%PDF stand-in: Csárdás')
     expect((await npp(['profile', 'set', 'username', 'bob', '--repo', bob.repo])).code).toBe(0)
@@ -177,6 +170,13 @@ describe('errors and exit codes', () => {
     const unknown = await npp(['pieces', 'list', '--colour', 'red', '--repo', alice.repo])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toMatch(/unknown option '--colour'/)
+    // the catalog's limits (64 characters for an instrument), checked before looking for a peer
+    const longInstrument = await npp(['pieces', 'add', '--instrument', 'x'.repeat(65), '--hash', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--repo', '/nonexistent/repo'])
+    expect(longInstrument.code).toBe(2)
+    expectOneLineError(longInstrument.stderr, /--instrument: .*64/)
+    const longTimeout = await npp(['query', '--timeout', '600001', '--repo', '/nonexistent/repo'])
+    expect(longTimeout.code).toBe(2)
+    expectOneLineError(longTimeout.stderr, /timeoutMs: .*600000/)
     const missingArg = await npp(['connect', '--repo', alice.repo])
     expect(missingArg.code).toBe(2)
     const dialSelf = await npp(['connect', alice.info.multiaddrs[0]!, '--repo', alice.repo])
@@ -185,9 +185,9 @@ describe('errors and exit codes', () => {
   })
 
   it('no running peer in the repo: exit 3 with what to do', async () => {
-    const { dir, cleanup } = await tempDir('cli-empty')
-    cleanups.push(cleanup)
-    for (const args of [['id'], ['peers'], ['pieces', 'list'], ['query', '--instrument', 'violin']]) {
+    const dir = await tempDir(cleanups, 'app-cli-empty')
+    // a query timeout the catalog accepts (up to 600 s) passes the CLI's check
+    for (const args of [['id'], ['peers'], ['pieces', 'list'], ['query', '--instrument', 'violin'], ['query', '--timeout', '300000']]) {
       const res = await npp([...args, '--repo', dir])
       expect(res.code, args.join(' ')).toBe(3)
       expectOneLineError(res.stderr, new RegExp(`no running peer in ${dir}: start one with \`npp start --repo ${dir}\``))
@@ -204,16 +204,27 @@ describe('errors and exit codes', () => {
 })
 
 describe('npp stop', () => {
-  it('stops the peer cleanly and removes its api.json', async () => {
+  it('stops the peer cleanly and removes its api.json; the process then ends by itself with 0', async () => {
     const res = await npp(['stop', '--repo', bob.repo])
     expect(res.code).toBe(0)
     expect(res.stdout).toContain(`stopped the peer (pid ${bob.info.pid})`)
-    expect(await bob.exited).toBe(0)
+    // `npp stop` itself waits for the exit; the process was not forced out
+    expect(await exitsWithin(bob, 30_000)).toBe(0)
     await expect(access(join(bob.repo, 'api.json'))).rejects.toThrow()
-    // and Ctrl-C (SIGINT/SIGTERM) does the same
-    expect(await alice.stop()).toBe(0)
+  })
+
+  it('Ctrl-C (SIGINT) and SIGTERM stop the peer, which then ends by itself with 0', async () => {
+    // alice still has bob as an (offline, reconnecting) companion: its timers must end too
+    alice.process.child.kill('SIGINT')
+    expect(await exitsWithin(alice, 30_000)).toBe(0)
     await expect(access(join(alice.repo, 'api.json'))).rejects.toThrow()
     const after = await npp(['id', '--repo', alice.repo])
     expect(after.code).toBe(3)
+
+    // again with SIGTERM, on a peer that has just started
+    const carol = await NppPeer.start(await tempDir(cleanups, 'app-cli-carol'))
+    cleanups.add(async () => { await carol.kill() })
+    carol.process.child.kill('SIGTERM')
+    expect(await exitsWithin(carol, 30_000)).toBe(0)
   })
 })

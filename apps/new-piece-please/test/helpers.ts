@@ -1,19 +1,11 @@
-import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { Cleanups, JsonLinesChild, tempDir } from '@npp/testkit'
 import { ApiClient } from '../src/api/client.js'
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+
+export { Cleanups, tempDir }
 
 export const BIN = fileURLToPath(new URL('../bin/npp.js', import.meta.url))
-
-/** A fresh temporary folder, removed by the returned cleanup */
-export async function tempDir (name: string): Promise<{ dir: string, cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), `npp-app-${name}-`))
-  return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
-}
 
 /** The environment of every child: no inherited repo, no CI spinner logic surprises */
 function env (): NodeJS.ProcessEnv {
@@ -35,6 +27,7 @@ export async function npp (args: string[], options: { timeoutMs?: number } = {})
 }
 
 export interface StartInfo {
+  event: 'started'
   peerId: string
   multiaddrs: string[]
   userDb: string
@@ -46,42 +39,51 @@ export interface StartInfo {
   inspector: string
 }
 
-/** `npp start --json` in its own OS process */
+/** `npp start --json` in its own OS process, driven by its JSON lines (its `started` line) */
 export class NppPeer {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly exited: Promise<number | null>
   readonly stderr: string[] = []
   info!: StartInfo
   api!: ApiClient
 
-  private constructor (readonly repo: string, args: string[]) {
-    this.child = spawn(process.execPath, [BIN, 'start', '--repo', repo, '--json', ...args], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] })
-    this.child.stderr.setEncoding('utf8').on('data', (d: string) => { this.stderr.push(d) })
-    this.exited = new Promise((resolve) => { this.child.once('exit', (code) => { resolve(code) }) })
+  private constructor (readonly repo: string, readonly process: JsonLinesChild) {
+    process.child.stderr.setEncoding('utf8').on('data', (d: string) => { this.stderr.push(d) })
   }
 
+  /** Resolves with the exit code (null when killed by a signal) */
+  get exited (): Promise<number | null> { return this.process.exited }
+
   static async start (repo: string, args: string[] = []): Promise<NppPeer> {
-    const peer = new NppPeer(repo, args)
-    const lines = createInterface({ input: peer.child.stdout })
-    peer.info = await new Promise<StartInfo>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`npp start did not report within 30 s: ${peer.stderr.join('')}`)) }, 30_000)
-      lines.once('line', (line) => { clearTimeout(timer); resolve(JSON.parse(line) as StartInfo) })
-      void peer.exited.then((code) => { clearTimeout(timer); reject(new Error(`npp start exited with ${code}: ${peer.stderr.join('')}`)) })
-    })
+    const child = new JsonLinesChild(BIN, ['start', '--repo', repo, '--json', ...args], { name: `npp start --repo ${repo}`, env: env(), echoStderr: false })
+    const peer = new NppPeer(repo, child)
+    const first = await Promise.race([
+      child.next('started', () => true, 30_000).then((event) => ({ event }), (error: unknown) => ({ error })),
+      child.exited.then((code) => ({ error: new Error(`npp start exited with ${code}: ${peer.stderr.join('')}`) }))
+    ])
+    if ('error' in first) {
+      await child.kill()
+      throw first.error
+    }
+    peer.info = first.event as unknown as StartInfo
     peer.api = await ApiClient.forRepo(repo)
     return peer
   }
 
-  /** Stop it cleanly (SIGTERM, like Ctrl-C) and wait for the exit code */
-  async stop (): Promise<number | null> {
-    if (this.child.exitCode == null && this.child.signalCode == null) this.child.kill('SIGTERM')
-    return await this.exited
-  }
-
   /** Kill it without a clean stop */
   async kill (): Promise<void> {
-    if (this.child.exitCode == null && this.child.signalCode == null) this.child.kill('SIGKILL')
-    await this.exited
+    await this.process.kill('SIGKILL')
+  }
+}
+
+/** Resolve with the exit code of `peer` once it has exited by itself, or fail after `timeoutMs` */
+export async function exitsWithin (peer: NppPeer, timeoutMs: number): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`npp start (pid ${peer.info.pid}) did not exit by itself within ${timeoutMs} ms: something keeps it alive`)) }, timeoutMs)
+  })
+  try {
+    return await Promise.race([peer.exited, late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -9,6 +9,22 @@ function showError (id, err) {
   $(id).textContent = err == null ? '' : (err.message ?? String(err))
 }
 
+/**
+ * A click handler that runs `action` and shows its failure in the element `errorId`
+ * (a rejected promise in an onclick handler would go unhandled, and the user would
+ * see nothing).
+ */
+function guarded (errorId, action) {
+  return async () => {
+    showError(errorId, null)
+    try {
+      await action()
+    } catch (err) {
+      showError(errorId, err)
+    }
+  }
+}
+
 function sourceChip (source) {
   const local = source.kind === 'local'
   return el('span', { class: `chip${local ? ' local' : ''}`, title: source.peerId, dataset: { source: source.username } }, local ? `${source.username} (me)` : source.username)
@@ -69,7 +85,7 @@ async function loadCompanions () {
         el('td', {}, el('button', {
           class: 'ghost small',
           title: 'stop following this companion',
-          onclick: async () => { await api.delete(`/api/companions?userDb=${encodeURIComponent(c.userDb)}`); await loadCompanions() }
+          onclick: guarded('companions-error', async () => { await api.delete(`/api/companions?userDb=${encodeURIComponent(c.userDb)}`); await loadCompanions() })
         }, 'remove')))))))
 }
 
@@ -90,8 +106,8 @@ async function loadCatalog () {
         el('td', { class: 'num', dataset: { testid: 'practised' } }, String(p.practised)),
         el('td', { class: 'mono muted', title: p.hash }, short(p.hash, 8)),
         el('td', {},
-          el('button', { class: 'small', onclick: async () => { await api.post(`/api/pieces/${encodeURIComponent(p.hash)}/practise`); await loadCatalog() } }, 'practised +1'), ' ',
-          el('button', { class: 'ghost small', onclick: async () => { await api.delete(`/api/pieces/${encodeURIComponent(p.hash)}`); await loadCatalog() } }, 'remove')))))))
+          el('button', { class: 'small', onclick: guarded('catalog-error', async () => { await api.post(`/api/pieces/${encodeURIComponent(p.hash)}/practise`); await loadCatalog() }) }, 'practised +1'), ' ',
+          el('button', { class: 'ghost small', onclick: guarded('catalog-error', async () => { await api.delete(`/api/pieces/${encodeURIComponent(p.hash)}`); await loadCatalog() }) }, 'remove')))))))
 }
 
 async function fileAsBase64 (file) {

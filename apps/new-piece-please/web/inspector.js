@@ -16,13 +16,9 @@ const cards = new Map()
 let renderChain = Promise.resolve()
 let renderCount = 0
 
-function stateString (value) {
-  if (value == null) return ''
-  if (typeof value === 'string') return value
-  return Object.entries(value).map(([k, v]) => {
-    const sub = stateString(v)
-    return sub === '' ? k : `${k}.${sub}`
-  }).join(', ')
+/** The state of an actor or snapshot record as one string (the peer computes it: `state`) */
+function stateOf (record) {
+  return record?.state ?? ''
 }
 
 /** Mermaid renders one diagram at a time: chain the renders */
@@ -86,7 +82,7 @@ function ensureCard (actor) {
 function updateCard (actor, flash) {
   const entry = ensureCard(actor)
   if (entry == null) return
-  const state = stateString(actor.value)
+  const state = stateOf(actor)
   entry.stateText.textContent = state
   entry.card.dataset.state = state
   entry.card.dataset.status = actor.status
@@ -106,7 +102,7 @@ function updateCard (actor, flash) {
     entry.rendered = text
     try {
       entry.diagram.innerHTML = await render(text)
-      entry.card.dataset.drawnState = stateString(current.value)
+      entry.card.dataset.drawnState = stateOf(current)
     } catch (err) {
       entry.diagram.textContent = `cannot draw: ${err.message}`
     }
@@ -135,7 +131,7 @@ function renderTree () {
     }
     const roots = children.get('') ?? []
     roots.sort((a, b) => (a.machine === 'npp' ? -1 : 0) - (b.machine === 'npp' ? -1 : 0))
-    const matches = (a) => filter === '' || `${a.label} ${a.machine ?? ''} ${stateString(a.value)}`.toLowerCase().includes(filter)
+    const matches = (a) => filter === '' || `${a.label} ${a.machine ?? ''} ${stateOf(a)}`.toLowerCase().includes(filter)
     const subtreeMatches = (a) => matches(a) || (children.get(a.sessionId) ?? []).some(subtreeMatches)
     const build = (key, root) => el('ul', { class: `tree${root ? ' root' : ''}` },
       (children.get(key) ?? []).filter(subtreeMatches).map((a) => el('li', { dataset: { session: a.sessionId } },
@@ -144,7 +140,7 @@ function renderTree () {
           onclick: () => { cards.get(a.sessionId)?.card.scrollIntoView({ behavior: 'smooth', block: 'center' }) }
         },
         el('span', {}, a.label),
-        el('span', { class: 'state' }, a.machine == null ? '' : stateString(a.value)),
+        el('span', { class: 'state' }, a.machine == null ? '' : stateOf(a)),
         el('span', { class: 'kind' }, a.machine == null ? (a.status === 'active' ? 'actor' : a.status) : a.machine)),
         build(a.sessionId, false))))
     $('tree').replaceWith(Object.assign(build('', true), { id: 'tree' }))
@@ -190,9 +186,9 @@ function logRecord (record) {
       el('td', { class: 'muted' }, time(record.at)),
       el('td', {}, ''),
       el('td', {}, a.label),
-      el('td', { class: 'mono' }, `→ ${stateString(record.value)}`),
+      el('td', { class: 'mono' }, `→ ${stateOf(record)}`),
       el('td', { class: 'payload' }, `after ${record.event}`))
-    row.dataset.search = `${a.label} ${stateString(record.value)} ${record.event}`.toLowerCase()
+    row.dataset.search = `${a.label} ${stateOf(record)} ${record.event}`.toLowerCase()
     row.dataset.internal = '0'
   } else {
     return
@@ -210,16 +206,19 @@ function apply (record, live) {
   if (record.kind === 'actor') {
     const existing = actors.get(record.actor.sessionId)
     actors.set(record.actor.sessionId, { ...existing, ...record.actor })
-    if (existing == null && record.actor.machine != null && !machines.has(record.actor.machine)) void loadMachines()
+    if (existing == null && record.actor.machine != null && !machines.has(record.actor.machine)) {
+      loadMachines().catch(() => { /* the next new actor tries again */ })
+    }
     renderTree()
   } else if (record.kind === 'snapshot') {
     const a = actors.get(record.sessionId)
     if (a == null) return
-    const before = stateString(a.value)
+    const before = stateOf(a)
     a.value = record.value
+    a.state = record.state
     a.active = record.active
     a.status = record.status
-    const changed = before !== stateString(record.value)
+    const changed = before !== stateOf(record)
     if (a.machine != null) updateCard(a, live && changed)
     if (changed) renderTree()
   } else if (record.kind === 'stopped') {
@@ -235,9 +234,13 @@ function apply (record, live) {
 let machinesLoading
 async function loadMachines () {
   machinesLoading ??= (async () => {
-    const { machines: list } = await api.get('/api/machines')
+    let list
+    try {
+      ({ machines: list } = await api.get('/api/machines'))
+    } finally {
+      machinesLoading = undefined
+    }
     for (const m of list) machines.set(m.id, m)
-    machinesLoading = undefined
     // redraw the cards that waited for their machine
     for (const a of actors.values()) if (a.machine != null) updateCard(a, false)
     return list

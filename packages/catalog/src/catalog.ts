@@ -1,25 +1,38 @@
-import { randomBytes, randomInt, randomUUID } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
 import { unixfs } from '@helia/unixfs'
 import { actorLifecycle, forwardEmitted } from '@npp/bus'
 import { enableLogging, nppLogger } from '@npp/transport'
 import { CID } from 'multiformats/cid'
-import { createActor } from 'xstate'
+import { createActor, toPromise } from 'xstate'
+import { z } from 'zod'
 import {
-  CatalogError, CatalogNotStartedError, InvalidHashError, InvalidPieceError, InvalidProfileFieldError, InvalidQueryError,
-  PieceNotFoundError, ProtectedFieldError, ScoreTooLargeError
+  CatalogError, CatalogNotStartedError, InvalidCatalogOptionError, InvalidHashError, InvalidPieceError, InvalidProfileFieldError,
+  InvalidQueryError, PieceNotFoundError, ProtectedFieldError, ScoreTooLargeError
 } from './errors.js'
-import { catalogMachine } from './machine.js'
+import { catalogMachine, replicaState } from './machine.js'
 import { stripUndefined } from './piece-index.js'
 import { Run } from './query-run.js'
 import {
   CidString, LIMITS, PieceInputSchema, PiecePatchSchema, ProfileFieldSchema, ProfileValueSchema, QueryOptionsSchema,
   StoredPieceSchema, canonicalCid
 } from './schema.js'
+import { writeActorId } from './writes.js'
+import type { ReplicaOptions } from './machine.js'
 import type { OwnStores } from './stores.js'
-import type { Catalog, CatalogInit, Piece, ReplicaInfo } from './types.js'
+import type { Catalog, CatalogInit, ReplicaInfo } from './types.js'
+import type { WriteKind, WriteOp, WriteOutput, WriteResults } from './writes.js'
 
 /** Profile fields the system manages: companions find our catalog and check our peer id through them */
 export const PROTECTED_PROFILE_FIELDS: readonly string[] = ['pieces', 'nodeId']
+
+/** Defaults of {@link CatalogInit.replicas} */
+export const DEFAULT_REPLICA_OPTIONS: Readonly<ReplicaOptions> = { openTimeoutMs: 30_000, retryInitialMs: 1_000, retryMaxMs: 60_000 }
+
+const Millis = z.number().int().positive().max(2 ** 31 - 1)
+const OptionsSchema = z.object({
+  defaultQueryTimeoutMs: Millis.max(LIMITS.queryTimeoutMs).optional(),
+  replicas: z.object({ openTimeoutMs: Millis.optional(), retryInitialMs: Millis.optional(), retryMaxMs: Millis.optional() }).optional()
+})
 
 function parseHash (hash: string): string {
   const parsed = CidString.safeParse(hash)
@@ -33,15 +46,6 @@ function parseField (field: string): string {
   return parsed.data
 }
 
-function stateName (value: unknown): string {
-  if (typeof value === 'string') return value
-  if (value != null && typeof value === 'object') {
-    const [key, inner] = Object.entries(value)[0] ?? []
-    return inner == null ? String(key) : stateName(inner)
-  }
-  return String(value)
-}
-
 /**
  * Create a catalog: our pieces, profile and practice counters, and queries
  * over our catalog and every companion's. The transport must be started
@@ -49,11 +53,15 @@ function stateName (value: unknown): string {
  */
 export function createCatalog (init: CatalogInit): Catalog {
   enableLogging()
-  const log = nppLogger('catalog')
+  const options = OptionsSchema.safeParse({ defaultQueryTimeoutMs: init.defaultQueryTimeoutMs, replicas: init.replicas })
+  if (!options.success) throw new InvalidCatalogOptionError(options.error.issues)
+  const log = init.logger ?? nppLogger('catalog')
   const { transport } = init
+  const replicas: ReplicaOptions = { ...DEFAULT_REPLICA_OPTIONS, ...stripUndefined(options.data.replicas ?? {}) }
+  if (replicas.retryMaxMs < replicas.retryInitialMs) replicas.retryMaxMs = replicas.retryInitialMs
   const actor = createActor(catalogMachine, {
     inspect: init.inspect,
-    input: { bus: init.bus, transport, defaultQueryTimeoutMs: init.defaultQueryTimeoutMs ?? 3000 }
+    input: { bus: init.bus, transport, defaultQueryTimeoutMs: options.data.defaultQueryTimeoutMs ?? 3000, log, replicas }
   })
   forwardEmitted(actor, init.bus)
   const runs = new Map<string, Run>()
@@ -77,10 +85,23 @@ export function createCatalog (init: CatalogInit): Catalog {
     return current
   }
 
-  const write = async (s: OwnStores, doc: Piece): Promise<Piece> => {
-    const entry = await s.pieces.put(doc)
-    await s.piecesFollower.include(entry)
-    return s.pieceIndex.get(doc.hash) ?? doc
+  /**
+   * Every write goes through the machine: it runs in a `write-<n>` child actor
+   * (visible to the inspector) and the answer is that actor's output. A write
+   * is accepted only while the catalog runs; `stop()` waits for the writes it
+   * has accepted.
+   */
+  let writeSeq = 0
+  const write = async <K extends WriteKind>(what: string, op: Extract<WriteOp, { kind: K }>): Promise<WriteResults[K]> => {
+    stores(what)
+    const writeId = String(++writeSeq)
+    actor.send({ type: 'write', writeId, op })
+    const child = actor.getSnapshot().children[writeActorId(writeId)]
+    if (child == null) throw new CatalogNotStartedError(what)
+    const output = await toPromise(child) as WriteOutput | undefined
+    // a write actor stopped before it ended has no output
+    if (output?.kind !== op.kind) throw new CatalogNotStartedError(what)
+    return output.result as WriteResults[K]
   }
 
   const catalog: Catalog = {
@@ -103,7 +124,7 @@ export function createCatalog (init: CatalogInit): Catalog {
       const s = stores('add a piece')
       const existing = s.pieceIndex.get(parsed.data.hash)
       const doc = stripUndefined({ ...parsed.data, addedAt: parsed.data.addedAt ?? existing?.addedAt ?? Date.now() })
-      return await write(s, doc)
+      return await write('add a piece', { kind: 'piece.put', piece: doc })
     },
 
     async get (hash) {
@@ -122,16 +143,14 @@ export function createCatalog (init: CatalogInit): Catalog {
       for (const field of Object.keys(patch)) next[field] = (parsed.data as Record<string, unknown>)[field]
       const merged = StoredPieceSchema.safeParse(stripUndefined(next))
       if (!merged.success) throw new InvalidPieceError(merged.error.issues)
-      return await write(s, stripUndefined(merged.data))
+      return await write('update a piece', { kind: 'piece.put', piece: stripUndefined(merged.data) })
     },
 
     async remove (hash) {
       const key = canonicalCid(hash)
-      const s = stores('remove a piece')
-      if (key == null || s.pieceIndex.get(key) == null) return false
-      const entry = await s.pieces.del(key)
-      await s.piecesFollower.include(entry)
-      return true
+      // our index answers whether it is there, without scanning the log
+      if (key == null || stores('remove a piece').pieceIndex.get(key) == null) return false
+      return await write('remove a piece', { kind: 'piece.del', hash: key })
     },
 
     async all () { return stores('list pieces').pieceIndex.all() },
@@ -146,14 +165,7 @@ export function createCatalog (init: CatalogInit): Catalog {
 
     async addScore (bytes) {
       if (bytes.byteLength > LIMITS.scoreBytes) throw new ScoreTooLargeError(bytes.byteLength, LIMITS.scoreBytes)
-      stores('add a score')
-      const { helia } = transport
-      const cid = await unixfs(helia).addBytes(bytes)
-      // Pinned, so a blockstore garbage collection never drops our own scores
-      if (!await helia.pins.isPinned(cid)) {
-        for await (const _ of helia.pins.add(cid)) { /* walks the DAG */ }
-      }
-      return cid.toString()
+      return await write('add a score', { kind: 'score', bytes })
     },
 
     async readScore (hash, options = {}) {
@@ -173,11 +185,7 @@ export function createCatalog (init: CatalogInit): Catalog {
     },
 
     async practise (hash) {
-      const key = parseHash(hash)
-      const s = stores('count a practice session')
-      const entry = await s.practice.add({ hash: key, nonce: randomBytes(12).toString('hex'), at: Date.now() })
-      await s.practiceFollower.include(entry)
-      return s.counters.count(key)
+      return await write('count a practice session', { kind: 'practise', hash: parseHash(hash) })
     },
 
     async practiceCount (hash) {
@@ -194,14 +202,12 @@ export function createCatalog (init: CatalogInit): Catalog {
         if (PROTECTED_PROFILE_FIELDS.includes(name)) throw new ProtectedFieldError(name)
         const parsed = ProfileValueSchema.safeParse(value)
         if (!parsed.success) throw new InvalidProfileFieldError(parsed.error.issues)
-        await stores('write the profile').user.put(name, parsed.data)
-        // the local source of the next query carries the new name at once
-        if (name === 'username') actor.send({ type: 'profile.username', username: typeof parsed.data === 'string' ? parsed.data : undefined })
+        await write('write the profile', { kind: 'profile.put', field: name, value: parsed.data })
       },
       async delete (field) {
         const name = parseField(field)
         if (PROTECTED_PROFILE_FIELDS.includes(name)) throw new ProtectedFieldError(name)
-        await stores('write the profile').user.del(name)
+        await write('write the profile', { kind: 'profile.del', field: name })
       },
       async all () {
         const entries = await stores('read the profile').user.all()
@@ -235,7 +241,7 @@ export function createCatalog (init: CatalogInit): Catalog {
           peerId: c.peerId,
           username: c.profile.username,
           pieces: c.profile.pieces,
-          state: snapshot == null ? 'none' : stateName(snapshot.value),
+          state: c.replica == null ? 'none' : replicaState(c.replica),
           size: snapshot?.context.size ?? 0,
           invalid: snapshot?.context.invalid ?? 0,
           online: c.online

@@ -69,6 +69,15 @@ export class InvalidQueryError extends CatalogError {
   }
 }
 
+/** An option of `createCatalog()` is out of range */
+export class InvalidCatalogOptionError extends CatalogError {
+  readonly issues: readonly ValidationIssue[]
+  constructor (issues: readonly ValidationIssue[]) {
+    super(`Invalid catalog option: ${describe(issues)}. Times are whole milliseconds greater than 0`)
+    this.issues = issues
+  }
+}
+
 /** A score file is larger than `addScore()`/`readScore()` accept */
 export class ScoreTooLargeError extends CatalogError {
   constructor (size: number, max: number) {
@@ -85,8 +94,11 @@ export class CatalogNotStartedError extends CatalogError {
 
 /**
  * Why one source of a query could not answer. `reason` is a stable code:
- * `offline` (the companion is not connected), `replica-failed` (its pieces db
- * could not be opened), `stopped` (the catalog stopped during the query).
+ * `offline` (the companion is not connected), `no-replica` (its pieces db is
+ * not open), `invalid-address`, `invalid-manifest` or `not-a-catalog` (its
+ * profile does not point to a pieces db), `open-timeout` (its pieces db could
+ * not be fetched in time; tried again while it is online),
+ * `replication-error`, `stopped` (the catalog stopped during the query).
  */
 export class SourceUnavailableError extends CatalogError {
   readonly reason: string

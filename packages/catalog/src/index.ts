@@ -14,17 +14,26 @@
  * (`source-local`, `source-<peer id>`); sources that are offline or not
  * replicated in time end as `failed`/`timedOut` without holding up the others.
  * Results also go out on the bus as `catalog:result` and `catalog:done`.
+ * A companion's replica that could not be opened (it went away meanwhile) is
+ * opened again with backoff while the companion is online, and at once when
+ * it comes online again.
+ *
+ * Every write (`add`, `update`, `remove`, `practise`, `addScore`, `profile.set`,
+ * `profile.delete`) runs in a child actor of the machine (`write-<n>`); `stop()`
+ * waits for the writes under way, and writes asked for after it are refused.
+ * The input schemas and `LIMITS` are exported, so an app can check CLI or HTTP
+ * input with exactly the catalog's rules.
  *
  * @example Compose the catalog into an app
  *
  * ```ts
  * import { createBus } from '@npp/bus'
- * import { createTransport } from '@npp/transport'
+ * import { createTransport, nppLogger } from '@npp/transport'
  * import { createCatalog } from '@npp/catalog'
  *
  * const bus = createBus()
  * const transport = createTransport({ bus, repo: './my-repo' })
- * const catalog = createCatalog({ bus, transport })
+ * const catalog = createCatalog({ bus, transport, logger: nppLogger('my-app:catalog') }) // logger optional
  * await transport.start()
  * await catalog.start() // before discovery/companions, so it sees their events
  *
@@ -39,16 +48,23 @@
  * ```
  */
 
-export { createCatalog, PROTECTED_PROFILE_FIELDS } from './catalog.js'
-export { catalogMachine, queryMachine, sourceMachine, replicaMachine } from './machine.js'
+export { createCatalog, DEFAULT_REPLICA_OPTIONS, PROTECTED_PROFILE_FIELDS } from './catalog.js'
+export { catalogMachine, queryMachine, sourceMachine, replicaMachine, replicaState, PERMANENT_REPLICA_FAILURES } from './machine.js'
 export type {
   CatalogMachineContext, CatalogMachineEvent, CatalogMachineInput, CatalogEmitted, CompanionState, SourceHandle,
-  QueryInput, SourceInput, ReplicaInput, ReplicaRef
+  QueryInput, SourceInput, ReplicaInput, ReplicaOptions, ReplicaRef
 } from './machine.js'
+export { performWrite, writeActorId } from './writes.js'
+export type { WriteOp, WriteKind, WriteOutput, WriteResults } from './writes.js'
 export { PieceIndex, CounterIndex, LogFollower } from './piece-index.js'
 export type { PieceChange, PieceFilter, EntrySink } from './piece-index.js'
 export { PRACTICE_DB } from './stores.js'
-export { LIMITS, canonicalCid } from './schema.js'
+// The input schemas and limits, for apps that check input (CLI arguments, HTTP bodies) before it reaches the catalog
+export {
+  LIMITS, canonicalCid, CidString, Instrument, ManifestSchema, pieceFields, PieceInputSchema, PiecePatchSchema, ProfileFieldSchema,
+  ProfileValueSchema, QueryOptionsSchema, StoredPieceSchema
+} from './schema.js'
+export type { StoredPiece } from './schema.js'
 export * from './errors.js'
 export type {
   Piece, PieceInput, CatalogInit, QueryOptions, QueryEvent, QueryResult, QueryRun, ReplicaInfo, Profile, Catalog

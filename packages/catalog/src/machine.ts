@@ -1,22 +1,27 @@
 /**
  * The catalog's machines. `catalogMachine` is the root (one per peer); it spawns
  * - one `replicaMachine` per companion (`replica-<peer id>`): opens the
- *   companion's pieces db, keeps it replicated and its index up to date;
+ *   companion's pieces db, keeps it replicated and its index up to date, and
+ *   opens it again after a failure (with backoff while the companion is
+ *   online, and at once when it comes online);
  * - one `queryMachine` per query (`query-<id>`), which spawns one
  *   `sourceMachine` per source (`source-local`, `source-<peer id>`) that
- *   answers from an in-memory index or ends as timedOut/failed.
+ *   answers from an in-memory index or ends as timedOut/failed;
+ * - one `write` actor per write (`write-<n>`): every change of our pieces,
+ *   practice counters, profile and scores; a stop waits for them.
  */
 import { fromBus, toError } from '@npp/bus'
-import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup, waitFor } from 'xstate'
+import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup, stopChild, waitFor } from 'xstate'
 import { SourceUnavailableError } from './errors.js'
 import { closeOwnStores, openOwnStores, openReplicaStore } from './stores.js'
+import { performWrite, writeActorId } from './writes.js'
 import type { PieceChange, PieceFilter } from './piece-index.js'
 import type { OwnStores, ReplicaStore } from './stores.js'
 import type { Piece } from './types.js'
+import type { WriteOp, WriteOutput } from './writes.js'
 import type { Bus, BusEvent, CatalogHit, CompanionProfile, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
-import type { Entry, Operation, Transport } from '@npp/transport'
-import type { ActorRefFrom, AnyActorRef, DoneActorEvent } from 'xstate'
-
+import type { Entry, Logger, Operation, Transport } from '@npp/transport'
+import type { ActorRefFrom, AnyActorRef, DoneActorEvent, ErrorActorEvent } from 'xstate'
 
 function reasonOf (err: unknown): string {
   if (err instanceof SourceUnavailableError) return err.reason
@@ -285,10 +290,24 @@ export const queryMachine = setup({
 // ---------------------------------------------------------------------------
 // One companion's replicated catalog
 
+/** How a replica opens and retries */
+export interface ReplicaOptions {
+  /** Give up fetching a companion's db after this long, and try again later (ms) */
+  openTimeoutMs: number
+  /** First wait before opening a failed replica again while its companion is online (ms); doubles each time */
+  retryInitialMs: number
+  /** Longest wait between two attempts (ms) */
+  retryMaxMs: number
+}
+
 export interface ReplicaInput {
   parent: AnyActorRef
   profile: CompanionProfile
   transport: Transport
+  log: Logger
+  /** Whether the companion is online now; the catalog sends `online`/`offline` as it changes */
+  online: boolean
+  options: ReplicaOptions
 }
 
 interface ReplicaContext extends ReplicaInput {
@@ -298,10 +317,17 @@ interface ReplicaContext extends ReplicaInput {
   /** Reason code when failed */
   reason: string | undefined
   error: Error | undefined
+  /** Failed attempts since the replica was last ready */
+  attempts: number
 }
 
 export type ReplicaMachineEvent =
   | { type: 'close' }
+  /** The companion is online (again): a failed replica is opened again at once */
+  | { type: 'online' }
+  | { type: 'offline' }
+  /** Open a failed replica again now */
+  | { type: 'retry' }
   | { type: 'replica.loaded', hasData: boolean, size: number, invalid: number }
   | { type: 'replica.synced', size: number, invalid: number }
   | { type: 'replica.changed', size: number, invalid: number }
@@ -317,6 +343,12 @@ export interface ReplicaReport {
   invalid: number
 }
 
+/**
+ * Failures that opening the same address again cannot fix (a new address in
+ * the companion's profile replaces the replica instead)
+ */
+export const PERMANENT_REPLICA_FAILURES: readonly string[] = ['invalid-address', 'invalid-manifest', 'not-a-catalog']
+
 export const replicaMachine = setup({
   types: {
     context: {} as ReplicaContext,
@@ -324,8 +356,8 @@ export const replicaMachine = setup({
     events: {} as ReplicaMachineEvent
   },
   actors: {
-    openReplica: fromPromise<ReplicaStore, { transport: Transport, address: string }>(async ({ input, signal }) =>
-      await openReplicaStore(input.transport, input.address, signal)),
+    openReplica: fromPromise<ReplicaStore, { transport: Transport, address: string, timeoutMs: number, log: Logger }>(async ({ input, signal }) =>
+      await openReplicaStore(input.transport, input.address, { log: input.log, signal, timeoutMs: input.timeoutMs })),
     /** Feeds the index from the db's `update` events; a `join` means we synced with a peer */
     followReplica: fromCallback<ReplicaMachineEvent, { store: ReplicaStore }>(({ input, sendBack }) => {
       const { db, follower, index } = input.store
@@ -357,6 +389,8 @@ export const replicaMachine = setup({
     })
   },
   actions: {
+    /** Keep the size and invalid count the follower reported */
+    counts: assign(({ event }) => 'size' in event ? { size: event.size, invalid: event.invalid } : {}),
     /** Tell the catalog (which emits `catalog:replicated`) what the replica holds */
     report: sendTo(({ context }) => context.parent, ({ context }): ReplicaReport => ({
       type: 'replica.updated',
@@ -368,19 +402,32 @@ export const replicaMachine = setup({
     }))
   },
   guards: {
-    hasData: ({ event }) => event.type === 'replica.loaded' && event.hasData
+    hasData: ({ event }) => event.type === 'replica.loaded' && event.hasData,
+    retryable: ({ context }) => !PERMANENT_REPLICA_FAILURES.includes(context.reason ?? ''),
+    retryNow: ({ context }) => context.online && !PERMANENT_REPLICA_FAILURES.includes(context.reason ?? '')
+  },
+  delays: {
+    /** Exponential backoff: retryInitialMs, twice that, ... at most retryMaxMs */
+    retryDelay: ({ context }) => Math.min(context.options.retryMaxMs, context.options.retryInitialMs * 2 ** Math.max(0, context.attempts - 1))
   }
 }).createMachine({
   id: 'replica',
-  context: ({ input }) => ({ ...input, store: undefined, size: 0, invalid: 0, reason: undefined, error: undefined }),
+  context: ({ input }) => ({ ...input, store: undefined, size: 0, invalid: 0, reason: undefined, error: undefined, attempts: 0 }),
   initial: 'opening',
+  on: {
+    online: { actions: assign({ online: true }) },
+    offline: { actions: assign({ online: false }) }
+  },
   states: {
     opening: {
       invoke: {
         src: 'openReplica',
-        input: ({ context }) => ({ transport: context.transport, address: context.profile.pieces }),
+        input: ({ context }) => ({ transport: context.transport, address: context.profile.pieces, timeoutMs: context.options.openTimeoutMs, log: context.log }),
         onDone: { target: 'open', actions: assign({ store: ({ event }) => event.output }) },
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => toError(event.error), reason: ({ event }) => reasonOf(event.error) }) }
+        onError: {
+          target: 'failed',
+          actions: assign({ error: ({ event }) => toError(event.error), reason: ({ event }) => reasonOf(event.error), attempts: ({ context }) => context.attempts + 1 })
+        }
       },
       on: { close: 'closed' }
     },
@@ -389,30 +436,33 @@ export const replicaMachine = setup({
       initial: 'loading',
       on: {
         close: 'closing',
-        'replica.changed': { actions: assign({ size: ({ event }) => event.size, invalid: ({ event }) => event.invalid }) },
-        'replica.error': { target: 'failed', actions: assign({ error: ({ event }) => event.error, reason: 'replication-error' }) }
+        'replica.changed': { actions: 'counts' },
+        'replica.error': {
+          target: 'failed',
+          actions: assign({ error: ({ event }) => event.error, reason: 'replication-error', attempts: ({ context }) => context.attempts + 1 })
+        }
       },
       states: {
         loading: {
           on: {
             'replica.loaded': [
-              { guard: 'hasData', target: 'ready', actions: assign({ size: ({ event }) => event.size, invalid: ({ event }) => event.invalid }) },
-              { target: 'waiting', actions: assign({ size: ({ event }) => event.size, invalid: ({ event }) => event.invalid }) }
+              { guard: 'hasData', target: 'ready', actions: 'counts' },
+              { target: 'waiting', actions: 'counts' }
             ]
           }
         },
         /** Nothing stored locally yet: wait for the first sync with a peer that has the db */
         waiting: {
           on: {
-            'replica.synced': { target: 'ready', actions: assign({ size: ({ event }) => event.size, invalid: ({ event }) => event.invalid }) }
+            'replica.synced': { target: 'ready', actions: 'counts' }
           }
         },
         /** Queries are answered from the index */
         ready: {
-          entry: 'report',
+          entry: ['report', assign({ attempts: 0, reason: undefined, error: undefined })],
           on: {
-            'replica.changed': { actions: [assign({ size: ({ event }) => event.size, invalid: ({ event }) => event.invalid }), 'report'] },
-            'replica.synced': { actions: [assign({ size: ({ event }) => event.size, invalid: ({ event }) => event.invalid }), 'report'] }
+            'replica.changed': { actions: ['counts', 'report'] },
+            'replica.synced': { actions: ['counts', 'report'] }
           }
         }
       }
@@ -425,7 +475,29 @@ export const replicaMachine = setup({
         onError: 'closed'
       }
     },
+    /**
+     * Could not open or replicate. Unless the failure is permanent, it is opened
+     * again after a backoff while the companion is online, and at once when the
+     * companion comes online (again).
+     */
     failed: {
+      after: {
+        retryDelay: { guard: 'retryNow', target: 'retrying' }
+      },
+      on: {
+        close: 'closing',
+        online: { guard: 'retryable', target: 'retrying', actions: assign({ online: true }) },
+        retry: { guard: 'retryable', target: 'retrying' }
+      }
+    },
+    /** Close what a failed attempt left open, then open again */
+    retrying: {
+      invoke: {
+        src: 'closeReplica',
+        input: ({ context }) => ({ store: context.store }),
+        onDone: { target: 'opening', actions: assign({ store: undefined }) },
+        onError: { target: 'opening', actions: assign({ store: undefined }) }
+      },
       on: { close: 'closing' }
     },
     closed: { type: 'final' }
@@ -433,6 +505,12 @@ export const replicaMachine = setup({
 })
 
 export type ReplicaRef = ActorRefFrom<typeof replicaMachine>
+
+/** The state of a replica as one word: `opening`, `loading`, `waiting`, `ready`, `closing`, `failed`, `retrying`, `closed` */
+export function replicaState (replica: ReplicaRef): string {
+  const { value } = replica.getSnapshot()
+  return typeof value === 'string' ? value : value.open
+}
 
 // ---------------------------------------------------------------------------
 // The catalog
@@ -449,6 +527,8 @@ export interface CatalogMachineInput {
   bus: Bus
   transport: Transport
   defaultQueryTimeoutMs: number
+  log: Logger
+  replicas: ReplicaOptions
 }
 
 export interface CatalogMachineContext extends CatalogMachineInput {
@@ -459,6 +539,8 @@ export interface CatalogMachineContext extends CatalogMachineInput {
   companions: Record<string, CompanionState>
   /** Ids of running queries */
   queries: string[]
+  /** Writes under way, by the id of their actor */
+  writes: Record<string, WriteOp>
   error: Error | undefined
   stopRequested: boolean
   replicaSeq: number
@@ -471,6 +553,10 @@ export type CatalogMachineEvent =
   | { type: 'stop' }
   | BusEvent<typeof COMPANION_EVENTS[number]>
   | { type: 'query', queryId: string, filter: PieceFilter, limit: number | undefined, timeoutMs: number, startedAt: number }
+  /** Run one write; its result is the output of the child `write-<writeId>` */
+  | { type: 'write', writeId: string, op: WriteOp }
+  | DoneActorEvent<WriteOutput | undefined>
+  | ErrorActorEvent
   | QueryReport
   | ReplicaReport
   | { type: 'own.changed', changes: PieceChange[] }
@@ -508,10 +594,14 @@ export function querySources (context: CatalogMachineContext): SourceHandle[] {
   return [local, ...companions]
 }
 
+const isActive = (replica: ReplicaRef | undefined): replica is ReplicaRef => replica?.getSnapshot().status === 'active'
+
 /**
  * The catalog's lifecycle: `stopped -> starting -> running -> stopping ->
  * stopped` (or `failed`). While running it follows companions from the bus
- * (spawning a replica per companion) and spawns a child per query.
+ * (spawning a replica per companion), spawns a child per query and one per
+ * write. Stopping first waits for the writes under way (at most
+ * `writeDrainTimeout`), then closes the stores.
  */
 export const catalogMachine = setup({
   types: {
@@ -522,7 +612,8 @@ export const catalogMachine = setup({
   },
   actors: {
     bus: fromBus(COMPANION_EVENTS),
-    openStores: fromPromise<OwnStores, { transport: Transport }>(async ({ input, signal }) => await openOwnStores(input.transport.orbitdb, signal)),
+    openStores: fromPromise<OwnStores, { transport: Transport, log: Logger }>(async ({ input, signal }) =>
+      await openOwnStores(input.transport.orbitdb, input.log, signal)),
     closeStores: fromPromise<void, { stores: OwnStores | undefined, replicas: ReplicaStore[], transport: Transport }>(async ({ input }) => {
       const results = await Promise.allSettled([
         ...input.replicas.map(async (r) => { await r.follower.idle(); await r.db.close() }),
@@ -561,11 +652,23 @@ export const catalogMachine = setup({
         user.events.off('update', readUsername)
       }
     }),
+    /** One write to our stores (see {@link performWrite}); its output or error is the facade's answer */
+    write: fromPromise<WriteOutput, { stores: OwnStores, transport: Transport, op: WriteOp, log: Logger }>(async ({ input, signal }) => {
+      try {
+        return await performWrite(input.stores, input.transport, input.op, signal)
+      } catch (err) {
+        input.log('%s failed: %s', input.op.kind, toError(err).message)
+        throw err
+      }
+    }),
     replica: replicaMachine,
     query: queryMachine
   },
   actions: {
-    /** Record a companion from `companion:discovered`/`online`/`offline`; a changed pieces address closes the old replica */
+    /**
+     * Record a companion from `companion:discovered`/`online`/`offline` and tell
+     * its replica whether it is online; a changed pieces address closes the old replica
+     */
     recordCompanion: enqueueActions(({ context, event, enqueue }) => {
       let profile: CompanionProfile
       let peerId: string
@@ -583,32 +686,36 @@ export const catalogMachine = setup({
       }
       const existing = context.companions[profile.userDb]
       let replica = existing?.replica
-      if (replica != null && existing!.profile.pieces !== profile.pieces) {
+      if (isActive(replica) && existing!.profile.pieces !== profile.pieces) {
         enqueue.sendTo(replica, { type: 'close' })
         replica = undefined
       }
+      // a failed replica opens again at once when its companion comes online
+      if (isActive(replica)) enqueue.sendTo(replica, { type: online ? 'online' : 'offline' })
       enqueue.assign({ companions: { ...context.companions, [profile.userDb]: { profile, peerId, online, replica } } })
     }),
     forgetCompanion: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'companion:removed') return
       const existing = context.companions[event.userDb]
       if (existing == null) return
-      if (existing.replica != null) enqueue.sendTo(existing.replica, { type: 'close' })
+      if (isActive(existing.replica)) enqueue.sendTo(existing.replica, { type: 'close' })
       const companions = { ...context.companions }
       delete companions[event.userDb]
       enqueue.assign({ companions })
     }),
-    /** Open a replica for every known companion that has none (not for our own pieces db) */
+    /** Open a replica for every known companion that has none running (not for our own pieces db) */
     ensureReplicas: assign(({ context, spawn, self }) => {
       const own = context.stores?.pieces.address
       let replicaSeq = context.replicaSeq
       const companions = { ...context.companions }
       const children = self.getSnapshot().children as Record<string, unknown>
       for (const [userDb, c] of Object.entries(companions)) {
-        if (c.replica != null || c.profile.pieces === own) continue
+        // a replica that ended (closed, or its actor failed) is replaced
+        if (isActive(c.replica) || c.profile.pieces === own) continue
         let id = `replica-${c.peerId}`
         if (children[id] != null) id = `${id}-${++replicaSeq}`
-        companions[userDb] = { ...c, replica: spawn('replica', { id, input: { parent: self, profile: c.profile, transport: context.transport } }) }
+        const input: ReplicaInput = { parent: self, profile: c.profile, transport: context.transport, log: context.log, online: c.online, options: context.replicas }
+        companions[userDb] = { ...c, replica: spawn('replica', { id, input }) }
       }
       return { companions, replicaSeq }
     }),
@@ -628,6 +735,34 @@ export const catalogMachine = setup({
       })
       enqueue.assign({ queries: [...context.queries, event.queryId] })
     }),
+    spawnWrite: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'write' || context.stores == null) return
+      const id = writeActorId(event.writeId)
+      enqueue.spawnChild('write', { id, input: { stores: context.stores, transport: context.transport, op: event.op, log: context.log } })
+      enqueue.assign({ writes: { ...context.writes, [id]: event.op } })
+    }),
+    /**
+     * A child ended. A write (its caller reads the result from the actor): forget it,
+     * and note a new username. A replica that was closed: stop it too (an actor that
+     * ended stays among the children until stopped).
+     */
+    childEnded: enqueueActions(({ context, event, enqueue }) => {
+      if (!('actorId' in event)) return
+      const closedReplica = event.actorId.startsWith('replica-') &&
+        !Object.values(context.companions).some((c) => c.replica?.id === event.actorId)
+      if (closedReplica) enqueue.stopChild(event.actorId)
+      const op = context.writes[event.actorId]
+      if (op == null) return
+      const writes = { ...context.writes }
+      delete writes[event.actorId]
+      enqueue.assign({ writes })
+      // with its input (the op, a score's bytes)
+      enqueue.stopChild(event.actorId)
+      if (!event.type.startsWith('xstate.done.actor.')) return
+      // the local source of the next query carries the new name at once
+      if (op.kind === 'profile.put' && op.field === 'username') enqueue.assign({ username: typeof op.value === 'string' ? op.value : undefined })
+      if (op.kind === 'profile.del' && op.field === 'username') enqueue.assign({ username: undefined })
+    }),
     abortQueries: enqueueActions(({ context, enqueue }) => {
       for (const id of context.queries) enqueue.sendTo(`query-${id}`, { type: 'abort' })
     }),
@@ -645,7 +780,12 @@ export const catalogMachine = setup({
     })
   },
   guards: {
-    stopRequested: ({ context }) => context.stopRequested
+    stopRequested: ({ context }) => context.stopRequested,
+    noPendingWrites: ({ context }) => Object.keys(context.writes).length === 0
+  },
+  delays: {
+    /** Longest wait for writes under way when stopping; later the stores close under them */
+    writeDrainTimeout: 10_000
   }
 }).createMachine({
   id: 'catalog',
@@ -655,20 +795,23 @@ export const catalogMachine = setup({
     username: undefined,
     companions: {},
     queries: [],
+    writes: {},
     error: undefined,
     stopRequested: false,
     replicaSeq: 0
   }),
   initial: 'stopped',
   on: {
-    // Queries and replicas report in every state, so queries aborted by a stop still end
+    // Queries, writes and replicas report in every state, so queries aborted by a stop still end
     'query.batch': {
       actions: emit(({ event }) => ({ type: 'catalog:result' as const, queryId: event.queryId, source: event.source, hits: event.hits }))
     },
     'query.done': {
       actions: [
         emit(({ event }) => ({ type: 'catalog:done' as const, queryId: event.queryId, summary: event.summary, hits: event.hits, sources: event.sources })),
-        assign({ queries: ({ context, event }) => context.queries.filter((id) => id !== event.queryId) })
+        assign({ queries: ({ context, event }) => context.queries.filter((id) => id !== event.queryId) }),
+        // the query has ended; stopped, it leaves the children (with its sources' answers)
+        stopChild(({ event }) => `query-${event.queryId}`)
       ]
     },
     'replica.updated': {
@@ -680,7 +823,9 @@ export const catalogMachine = setup({
         pieces: event.pieces,
         invalid: event.invalid
       }))
-    }
+    },
+    'xstate.done.actor.*': { actions: 'childEnded' },
+    'xstate.error.actor.*': { actions: 'childEnded' }
   },
   states: {
     stopped: {
@@ -691,7 +836,7 @@ export const catalogMachine = setup({
       on: { stop: { actions: assign({ stopRequested: true }) } },
       invoke: {
         src: 'openStores',
-        input: ({ context }) => ({ transport: context.transport }),
+        input: ({ context }) => ({ transport: context.transport, log: context.log }),
         onDone: [
           { guard: 'stopRequested', target: 'stopping', actions: assign({ stores: ({ event }) => event.output }) },
           { target: 'running', actions: assign({ stores: ({ event }) => event.output }) }
@@ -712,25 +857,36 @@ export const catalogMachine = setup({
         'companion:offline': { actions: 'recordCompanion' },
         'companion:removed': { actions: 'forgetCompanion' },
         query: { actions: 'spawnQuery' },
+        write: { actions: 'spawnWrite' },
         'own.changed': { actions: 'emitChanges' },
         'profile.username': { actions: assign({ username: ({ event }) => event.username }) }
       }
     },
     stopping: {
       entry: 'abortQueries',
-      invoke: {
-        src: 'closeStores',
-        input: ({ context }) => ({
-          stores: context.stores,
-          transport: context.transport,
-          replicas: Object.values(context.companions).flatMap((c) => {
-            const snapshot = c.replica?.getSnapshot()
-            const store = snapshot?.context.store
-            return store == null || snapshot?.matches('closing') === true || snapshot?.matches('closed') === true ? [] : [store]
-          })
-        }),
-        onDone: { target: 'stopped', actions: ['stopReplicas', assign({ stores: undefined })] },
-        onError: { target: 'failed', actions: ['stopReplicas', assign({ stores: undefined, error: ({ event }) => toError(event.error) })] }
+      initial: 'draining',
+      states: {
+        /** Writes accepted while running finish first; no new ones are accepted */
+        draining: {
+          always: { guard: 'noPendingWrites', target: 'closing' },
+          after: { writeDrainTimeout: 'closing' }
+        },
+        closing: {
+          invoke: {
+            src: 'closeStores',
+            input: ({ context }) => ({
+              stores: context.stores,
+              transport: context.transport,
+              replicas: Object.values(context.companions).flatMap((c) => {
+                const snapshot = c.replica?.getSnapshot()
+                const store = snapshot?.context.store
+                return store == null || snapshot?.status !== 'active' || snapshot.matches('closing') || snapshot.matches('retrying') ? [] : [store]
+              })
+            }),
+            onDone: { target: '#catalog.stopped', actions: ['stopReplicas', assign({ stores: undefined })] },
+            onError: { target: '#catalog.failed', actions: ['stopReplicas', assign({ stores: undefined, error: ({ event }) => toError(event.error) })] }
+          }
+        }
       }
     },
     failed: {

@@ -37,16 +37,18 @@ export function canonicalCid (value: string): string | undefined {
 export const CidString = z.string().max(LIMITS.hash).transform((value, ctx) => {
   const cid = canonicalCid(value)
   if (cid == null) {
-    ctx.addIssue({ code: 'custom', message: 'not a valid CID string' })
+    ctx.addIssue({ code: 'custom', message: 'not a valid CID (expected e.g. bafkrei... or Qm...)' })
     return z.NEVER
   }
   return cid
 })
 
-const Instrument = z.string().trim().min(1, 'must not be empty').max(LIMITS.instrument)
+/** An instrument name: trimmed, not empty, at most {@link LIMITS}.instrument characters */
+export const Instrument = z.string().trim().min(1, 'must not be empty').max(LIMITS.instrument)
 const AddedAt = z.number().int().nonnegative().max(8.64e15)
 
-const pieceFields = {
+/** The fields of a piece as `add()` takes them (each schema is exported for apps that check input early) */
+export const pieceFields = {
   hash: CidString,
   instrument: Instrument,
   title: z.string().max(LIMITS.title).optional(),
@@ -81,18 +83,34 @@ export const PracticeEventSchema = z.object({
   at: AddedAt
 })
 
+/** A profile field name */
 export const ProfileFieldSchema = z.string().min(1).max(LIMITS.profileField)
+
+/** A profile value: any JSON value of at most {@link LIMITS}.profileValueBytes bytes */
 
 export const ProfileValueSchema = z.json().refine(
   (value) => new TextEncoder().encode(JSON.stringify(value)).byteLength <= LIMITS.profileValueBytes,
   `must serialize to at most ${LIMITS.profileValueBytes} bytes of JSON`
 )
 
+/** What `query()` accepts */
 export const QueryOptionsSchema = z.strictObject({
   instrument: Instrument.optional(),
   text: z.string().trim().min(1).max(LIMITS.queryText).optional(),
   limit: z.number().int().min(1).max(LIMITS.queryLimit).optional(),
   timeoutMs: z.number().int().min(1).max(LIMITS.queryTimeoutMs).optional()
+})
+
+/**
+ * The manifest of an OrbitDB db, read from a companion's profile address
+ * (untrusted: anything may be stored there). `accessController` is the
+ * `/ipfs/<cid>` address of the access controller's manifest.
+ */
+export const ManifestSchema = z.object({
+  name: z.string().max(1024),
+  type: z.string().min(1).max(64),
+  accessController: z.string().max(1024).regex(/^\/ipfs\/\S+$/, 'not an /ipfs/<cid> address'),
+  meta: z.unknown().optional()
 })
 
 export type StoredPiece = z.output<typeof StoredPieceSchema>

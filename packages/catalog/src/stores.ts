@@ -1,10 +1,9 @@
-import { Documents, Events, KeyValue, OWN_DATABASES, isValidAddress, nppLogger, openOwnDatabase, readManifest } from '@npp/transport'
+import { Documents, Events, KeyValue, OWN_DATABASES, isValidAddress, openOwnDatabase, readManifest } from '@npp/transport'
 import { SourceUnavailableError } from './errors.js'
 import { CounterIndex, LogFollower, PieceIndex } from './piece-index.js'
+import { ManifestSchema } from './schema.js'
 import type { PracticeEvent, StoredPiece } from './schema.js'
-import type { DocumentsDatabase, EventsDatabase, KeyValueDatabase, OrbitDB, Transport } from '@npp/transport'
-
-const log = nppLogger('catalog')
+import type { DocumentsDatabase, EventsDatabase, KeyValueDatabase, Logger, OrbitDB, Transport } from '@npp/transport'
 
 /** Name of our practice-counter db (an Events db of increments, owner-only) */
 export const PRACTICE_DB = 'practice'
@@ -24,7 +23,7 @@ export interface OwnStores {
  * Open our pieces, user and practice dbs (the same instances other packages get
  * from `openOwnDatabase`) and build their indexes from what is stored locally.
  */
-export async function openOwnStores (orbitdb: OrbitDB, signal?: AbortSignal): Promise<OwnStores> {
+export async function openOwnStores (orbitdb: OrbitDB, log: Logger, signal?: AbortSignal): Promise<OwnStores> {
   const pieces = await openOwnDatabase(orbitdb, OWN_DATABASES.pieces, Documents<StoredPiece>({ indexBy: 'hash' }))
   const user = await openOwnDatabase(orbitdb, OWN_DATABASES.user, KeyValue())
   const practice = await openOwnDatabase(orbitdb, PRACTICE_DB, Events<PracticeEvent>())
@@ -57,21 +56,79 @@ export interface ReplicaStore {
   follower: LogFollower
 }
 
-/** Open a companion's pieces db by address (with `indexBy` again, or its index falls back to `_id`) */
-export async function openReplicaStore (transport: Pick<Transport, 'orbitdb' | 'helia'>, address: string, signal?: AbortSignal): Promise<ReplicaStore> {
+export interface OpenReplicaOptions {
+  log: Logger
+  /** Aborts the open (the replica stopped) */
+  signal?: AbortSignal
+  /** Give up fetching the db's manifests after this long (the companion may have gone away) */
+  timeoutMs?: number
+}
+
+function describeIssues (issues: ReadonlyArray<{ path: PropertyKey[], message: string }>): string {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ')
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts */
+async function raceAbort<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal == null) return await promise
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_resolve, reject) => {
+        onAbort = () => { reject(signal.reason) }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    ])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * Open a companion's pieces db by address (with `indexBy` again, or its index
+ * falls back to `_id`). The manifest at the address is untrusted: it is
+ * validated before anything is opened. Fails with a {@link SourceUnavailableError}
+ * whose `reason` is `invalid-address`, `invalid-manifest`, `not-a-catalog` or
+ * `open-timeout`.
+ */
+export async function openReplicaStore (transport: Pick<Transport, 'orbitdb' | 'helia'>, address: string, options: OpenReplicaOptions): Promise<ReplicaStore> {
+  const { log, signal: stopped, timeoutMs } = options
   if (!isValidAddress(address)) throw new SourceUnavailableError('invalid-address', `"${address}" is not an OrbitDB address`)
+  const timeout = timeoutMs == null ? undefined : AbortSignal.timeout(timeoutMs)
+  const signal = timeout == null ? stopped : stopped == null ? timeout : AbortSignal.any([stopped, timeout])
+  const timedOut = (err: unknown): never => {
+    if (timeout?.aborted === true && stopped?.aborted !== true) {
+      throw new SourceUnavailableError('open-timeout', `${address} could not be fetched within ${timeoutMs} ms (is the companion connected?); it is tried again when the companion is online`, { cause: err })
+    }
+    throw err
+  }
   // Opening with `Database: Documents` would accept any db type: check the manifest first
-  const manifest = await readManifest(transport.helia, address, { signal })
-  if (manifest.type !== 'documents') {
-    throw new SourceUnavailableError('not-a-catalog', `${address} is a ${manifest.type} db, not a pieces (documents) db`)
+  let raw: unknown
+  try {
+    raw = await readManifest(transport.helia, address, { signal })
+  } catch (err) {
+    if (signal?.aborted === true) timedOut(err)
+    // the block is there but is not dag-cbor (anything else, e.g. a stopped node, goes up as it is)
+    if (!/decode/i.test((err as Error | undefined)?.message ?? '')) throw err
+    throw new SourceUnavailableError('invalid-manifest', `${address} does not point to an OrbitDB manifest (${(err as Error).message})`, { cause: err })
+  }
+  const manifest = ManifestSchema.safeParse(raw)
+  if (!manifest.success) {
+    throw new SourceUnavailableError('invalid-manifest', `${address} does not point to a valid OrbitDB manifest (${describeIssues(manifest.error.issues)})`)
+  }
+  if (manifest.data.type !== 'documents') {
+    throw new SourceUnavailableError('not-a-catalog', `${address} is a ${manifest.data.type} db, not a pieces (documents) db`)
   }
   // Not syncing yet: the replica's follower attaches its listeners first, then starts the sync,
   // so the first `join` (which tells us the replica caught up) cannot be missed.
-  const db = await transport.orbitdb.open(address, { Database: Documents<StoredPiece>({ indexBy: 'hash' }), sync: false, signal })
-  if (signal?.aborted === true) {
-    await db.close()
-    signal.throwIfAborted()
-  }
+  const opening = transport.orbitdb.open(address, { Database: Documents<StoredPiece>({ indexBy: 'hash' }), sync: false, signal })
+  // OrbitDB takes no signal past the manifest and may go on fetching (the access
+  // controller's manifest): stop waiting when the signal aborts. Should the db still
+  // open, OrbitDB keeps it and hands that instance to the next attempt (and the
+  // transport closes it when it stops); closing it here could close it under that attempt.
+  const db = await raceAbort(opening, signal).catch(timedOut)
   const index = new PieceIndex({
     onInvalid: (entry, reason) => { log('skipped entry %s of %s: %s', entry.hash, address, reason) }
   })

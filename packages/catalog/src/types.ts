@@ -1,7 +1,7 @@
 import type { catalogMachine } from './machine.js'
 import type { Startable } from '@libp2p/interface'
 import type { Bus, CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
-import type { Transport } from '@npp/transport'
+import type { Logger, Transport } from '@npp/transport'
 import type { Actor, InspectionEvent, Observer } from 'xstate'
 
 /** A piece of sheet music in a catalog */
@@ -26,6 +26,22 @@ export interface CatalogInit {
   transport: Transport
   /** Default `timeoutMs` of `query()` (3000) */
   defaultQueryTimeoutMs?: number
+  /** Debug logger (default: `nppLogger('catalog')`, shown with `LOG=npp:catalog`) */
+  logger?: Logger
+  /**
+   * How companions' catalogs are opened. A replica that could not be opened
+   * (the companion went away meanwhile) is opened again after `retryInitialMs`,
+   * doubling up to `retryMaxMs`, while the companion is online, and at once
+   * when it comes online again.
+   */
+  replicas?: {
+    /** Give up fetching a companion's pieces db after this long (30 000 ms) */
+    openTimeoutMs?: number
+    /** First wait before trying again (1 000 ms) */
+    retryInitialMs?: number
+    /** Longest wait between tries (60 000 ms) */
+    retryMaxMs?: number
+  }
   /** XState inspection observer for the catalog's actors (queries, sources, replicas) */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
 }
@@ -72,7 +88,7 @@ export interface ReplicaInfo {
   username: string
   /** Address of the companion's pieces db */
   pieces: string
-  /** `opening`, `loading`, `waiting` (for the companion's first sync), `ready`, `closing`, `closed` or `failed` */
+  /** `opening`, `loading`, `waiting` (for the companion's first sync), `ready`, `closing`, `closed`, `failed` or `retrying` */
   state: string
   /** Valid pieces in the replica */
   size: number
@@ -89,6 +105,12 @@ export interface Profile {
   all(): Promise<Record<string, unknown>>
 }
 
+/**
+ * Writes (`add`, `update`, `remove`, `practise`, `addScore`, `profile.set`,
+ * `profile.delete`) run as child actors of the catalog's machine. They are
+ * accepted only while the catalog runs (else a `CatalogNotStartedError`);
+ * `stop()` waits for the writes already accepted before it closes the dbs.
+ */
 export interface Catalog extends Startable {
   /** The root actor, for inspection; queries, their sources and companions' replicas are its children */
   readonly actor: Actor<typeof catalogMachine>

@@ -1,11 +1,13 @@
 import { Documents, OWN_DATABASES, KeyValue, openOwnDatabase } from '@npp/transport'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  CatalogNotStartedError, InvalidHashError, InvalidPieceError, InvalidProfileFieldError, InvalidQueryError, PieceNotFoundError,
+  CatalogNotStartedError, InvalidCatalogOptionError, InvalidHashError, InvalidPieceError, InvalidProfileFieldError, InvalidQueryError, PieceNotFoundError,
   ProtectedFieldError, createCatalog
 } from '../src/index.js'
 import { cidOf, runCleanups, startPeer } from './helpers.js'
 import type { BusEvents } from '@npp/bus'
+import type { Logger } from '@npp/transport'
+import type { AnyActorRef, InspectionEvent } from 'xstate'
 
 afterEach(runCleanups)
 
@@ -118,6 +120,59 @@ describe('our catalog on one peer', () => {
     expect(drawn).toEqual(violins)
     expect(await me.catalog.random({ instrument: 'tuba' })).toBeUndefined()
     expect((await me.catalog.random())).toBeDefined()
+  })
+
+  it('runs every write as a child actor of its machine; stop() waits for the writes under way and refuses new ones', async () => {
+    const spawned: string[] = []
+    const inspect = (e: InspectionEvent): void => { if (e.type === '@xstate.actor') spawned.push((e.actorRef as AnyActorRef).id) }
+    const me = await startPeer('writes', { catalog: { inspect } })
+    const [h1, h2, h3] = await Promise.all([cidOf('w1'), cidOf('w2'), cidOf('w3')])
+    // five writes at once, then a stop without waiting for them
+    const writes = Promise.all([
+      me.catalog.add({ hash: h1, instrument: 'horn' }),
+      me.catalog.add({ hash: h2, instrument: 'horn' }),
+      me.catalog.practise(h1),
+      me.catalog.profile.set('username', 'hornist'),
+      me.catalog.addScore(new TextEncoder().encode('a horn call'))
+    ])
+    expect(Object.keys(me.catalog.actor.getSnapshot().context.writes)).toHaveLength(5)
+    const stopped = me.catalog.stop()
+    expect(me.catalog.actor.getSnapshot().matches({ stopping: 'draining' })).toBe(true)
+    await expect(me.catalog.add({ hash: h3, instrument: 'horn' })).rejects.toBeInstanceOf(CatalogNotStartedError)
+    await expect(me.catalog.profile.delete('username')).rejects.toBeInstanceOf(CatalogNotStartedError)
+    const [p1, p2, practised, set, score] = await writes
+    await stopped
+    expect([p1.hash, p2.hash, practised, set, score]).toEqual([h1, h2, 1, undefined, expect.stringMatching(/^bafk/)])
+    expect(spawned.filter((id) => id.startsWith('write-'))).toEqual(['write-1', 'write-2', 'write-3', 'write-4', 'write-5'])
+    expect(me.catalog.actor.getSnapshot().context.writes).toEqual({})
+    // ended writes do not stay among the machine's children (nor do ended queries)
+    await me.catalog.start()
+    await me.catalog.query().done
+    expect(Object.keys(me.catalog.actor.getSnapshot().children).filter((id) => /^(write|query)-/.test(id))).toEqual([])
+    await me.catalog.stop()
+
+    // every write reached the dbs before they closed
+    await me.catalog.start()
+    expect((await me.catalog.all()).map((p) => p.hash).sort()).toEqual([h1, h2].sort())
+    expect(await me.catalog.practiceCount(h1)).toBe(1)
+    expect(await me.catalog.profile.get('username')).toBe('hornist')
+    expect(await me.catalog.get(h3)).toBeUndefined()
+  })
+
+  it('logs through the logger it is given, and refuses out-of-range options', async () => {
+    const lines: string[] = []
+    const logger: Logger = Object.assign((format: string, ...args: unknown[]) => { lines.push([format, ...args].join(' ')) }, {
+      error: (format: string) => { lines.push(`error: ${format}`) },
+      trace: () => {},
+      enabled: true,
+      newScope: () => logger
+    })
+    const me = await startPeer('logger', { catalog: { logger } })
+    expect(lines).toContainEqual(expect.stringContaining(`started; pieces db %s ${me.catalog.piecesAddress}`))
+    const { createBus } = await import('@npp/bus')
+    const bus = createBus()
+    expect(() => createCatalog({ bus, transport: me.transport, replicas: { openTimeoutMs: 0 } })).toThrow(InvalidCatalogOptionError)
+    expect(() => createCatalog({ bus, transport: me.transport, defaultQueryTimeoutMs: 1.5 })).toThrow(/defaultQueryTimeoutMs/)
   })
 
   it('is Startable: start/stop twice are safe, the API refuses while stopped, and it starts again', async () => {

@@ -1,6 +1,7 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import type { Catalog, CatalogHit, Piece, QueryEvent, QueryRun, QuerySummary, SourceOutcome } from '../src/index.js'
+import type { Catalog, CatalogHit, CatalogInit, Piece, QueryEvent, QueryRun, QuerySummary, SourceOutcome, WriteResults } from '../src/index.js'
 import type { BusEvents } from '@npp/bus'
+import type { Logger } from '@npp/transport'
 
 describe('public types of @npp/catalog', () => {
   it('types pieces, queries and their events', () => {
@@ -19,6 +20,8 @@ describe('public types of @npp/catalog', () => {
       expectTypeOf<Extract<QueryEvent, { type: 'batch' }>['hits']>().toEqualTypeOf<CatalogHit[]>()
       expectTypeOf<BusEvents['catalog:done']['sources']>().toEqualTypeOf<SourceOutcome[]>()
       expectTypeOf(catalog.practise('bafy...')).resolves.toBeNumber()
+      expectTypeOf<CatalogInit['logger']>().toEqualTypeOf<Logger | undefined>()
+      expectTypeOf<WriteResults['piece.del']>().toEqualTypeOf<boolean>()
     }
     expectTypeOf(check).toBeFunction()
   })

@@ -1,25 +1,23 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createBus } from '@npp/bus'
+import { Cleanups, tempDir } from '@npp/testkit'
 import { KeyValue, OWN_DATABASES, createTransport, openOwnDatabase } from '@npp/transport'
 import { createCatalog } from '../src/index.js'
 import type { Catalog, CatalogInit } from '../src/index.js'
 import type { Bus, BusEvents, CompanionProfile } from '@npp/bus'
 import type { Transport } from '@npp/transport'
 
-/** Functions run (in reverse) by the test file's afterEach */
-export const cleanups: Array<() => Promise<void>> = []
+/** Cleanups of the running test, run (in reverse) by the test file's afterEach */
+export const cleanups = new Cleanups()
 
 export async function runCleanups (): Promise<void> {
-  for (const fn of cleanups.splice(0).reverse()) await fn().catch((err: unknown) => { console.error('cleanup failed', err) })
+  await cleanups.run()
 }
 
 /** A fresh temporary folder, removed after the test */
 export async function tempRepo (name: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `npp-catalog-${name}-`))
-  cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
-  return dir
+  return await tempDir(cleanups, `catalog-${name}`)
 }
 
 export interface TestPeer {
@@ -37,9 +35,9 @@ export async function startPeer (name: string, options: { repo?: string, identit
   const transport = createTransport({ bus, repo, identityId: options.identityId })
   const catalog = createCatalog({ bus, transport, ...options.catalog })
   await transport.start()
-  cleanups.push(async () => { await transport.stop() })
+  cleanups.add(async () => { await transport.stop() })
   await catalog.start()
-  cleanups.push(async () => { await catalog.stop() })
+  cleanups.add(async () => { await catalog.stop() })
   return { name, repo, bus, transport, catalog }
 }
 

@@ -101,7 +101,7 @@ describe('distributed queries across real peers', () => {
     const doraRepo = await tempRepo('dora')
     const dora = createTransport({ bus: createBus(), repo: doraRepo })
     await dora.start()
-    cleanups.push(async () => { await dora.stop() })
+    cleanups.add(async () => { await dora.stop() })
     await alice.transport.connect(dora.multiaddrs[0]!)
     const nowhere = CID.create(1, 0x71, await sha256.digest(new TextEncoder().encode('no such db'))).toString(base58btc)
     const doraProfile = { userDb: `/orbitdb/${await cidOf('dora-user')}`, username: 'dora', pieces: `/orbitdb/${nowhere}`, nodeId: dora.peerId }
@@ -137,6 +137,7 @@ describe('distributed queries across real peers', () => {
     const doraReplica = alice.catalog.actor.getSnapshot().context.companions[doraProfile.userDb]!.replica!
     alice.bus.emit('companion:removed', { userDb: doraProfile.userDb, peerId: dora.peerId })
     await waitFor(doraReplica, (s) => s.status === 'done')
+    expect(alice.catalog.actor.getSnapshot().children[doraReplica.id]).toBeUndefined()
     expect(alice.catalog.replicas().map((r) => r.username).sort()).toEqual(['bob', 'carol'])
     const after = await alice.catalog.query({ instrument: 'flute', timeoutMs: 300 }).done
     expect(after.sources.map((s) => s.source.username).sort()).toEqual(['alice', 'bob', 'carol'])

@@ -1,5 +1,6 @@
+import { OrbitDBAddressSchema } from '@npp/transport'
 import { multiaddr } from '@multiformats/multiaddr'
-import { CID } from 'multiformats/cid'
+import { CidString as CatalogCid, Instrument as CatalogInstrument, LIMITS, pieceFields, ProfileFieldSchema, ProfileValueSchema, QueryOptionsSchema } from '@npp/catalog'
 import { z } from 'zod'
 
 /**
@@ -7,6 +8,10 @@ import { z } from 'zod'
  * bodies and query strings, the CLI's arguments). The CLI checks its arguments
  * with the same schemas before it contacts the peer, so a typo gets the same
  * one-line reason with or without a running peer.
+ *
+ * Pieces, profile fields and queries are checked with the catalog's own
+ * schemas and limits (`@npp/catalog` exports them): what passes here is what
+ * the catalog accepts.
  */
 
 function isMultiaddr (value: string): boolean {
@@ -18,53 +23,43 @@ function isMultiaddr (value: string): boolean {
   }
 }
 
-function isCid (value: string): boolean {
-  try {
-    CID.parse(value)
-    return true
-  } catch {
-    return false
-  }
-}
-
 export const MultiaddrString = z.string().trim().min(1, 'a multiaddr is required')
   .refine(isMultiaddr, { message: 'not a valid multiaddr (expected e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...)' })
 
-export const CidString = z.string().trim().min(1, 'a CID is required')
-  .refine(isCid, { message: 'not a valid CID (expected e.g. bafkrei... or Qm...)' })
+/** A CID (surrounding spaces ignored), in the catalog's canonical form */
+export const CidString = z.string().trim().min(1, 'a CID is required').pipe(CatalogCid)
 
-export const Instrument = z.string().trim().min(1, 'instrument must not be empty').max(100, 'instrument is longer than 100 characters')
+export const Instrument = CatalogInstrument
 
 export const ConnectBody = z.object({ multiaddr: MultiaddrString }).strict()
 
-/** The largest score file the API accepts in one request (base64 in JSON) */
-export const MAX_SCORE_BYTES = 5 * 1024 * 1024
+/**
+ * The largest score file the API accepts in one request (base64 in JSON): a
+ * bound on request bodies, below the catalog's own limit for scores.
+ */
+export const MAX_SCORE_BYTES = Math.min(5 * 1024 * 1024, LIMITS.scoreBytes)
 
 export const AddPieceBody = z.object({
   /** CID of the score, if it is already in IPFS */
   hash: CidString.optional(),
   /** The score file's bytes, base64: the peer adds them to IPFS and uses their CID */
   score: z.base64('score must be base64').max(Math.ceil(MAX_SCORE_BYTES / 3) * 4, `score is larger than ${MAX_SCORE_BYTES} bytes`).optional(),
-  instrument: Instrument,
-  title: z.string().trim().max(300).optional(),
-  composer: z.string().trim().max(300).optional(),
-  notes: z.string().max(5000).optional()
+  instrument: pieceFields.instrument,
+  title: pieceFields.title,
+  composer: pieceFields.composer,
+  notes: pieceFields.notes
 }).strict().refine((b) => (b.hash == null) !== (b.score == null), { message: 'give exactly one of hash (a CID) or score (the file, base64)' })
 
-export const QueryBody = z.object({
-  instrument: Instrument.optional(),
-  text: z.string().trim().max(200).optional(),
-  limit: z.number().int().min(1).max(10_000).optional(),
-  timeoutMs: z.number().int().min(1).max(120_000).optional()
-}).strict()
+export const QueryBody = QueryOptionsSchema
 
-export const ProfileField = z.string().trim().min(1, 'a field name is required').max(100).regex(/^[A-Za-z0-9_.-]+$/, 'field names are letters, digits, _ . -')
+/** A profile field name: the catalog's rule, and only characters that are safe in a URL path */
+export const ProfileField = z.string().trim().pipe(ProfileFieldSchema).pipe(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'field names are letters, digits, _ . -'))
 
-export const ProfileValue = z.object({ value: z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]) }).strict()
+export const ProfileValue = z.object({ value: ProfileValueSchema }).strict()
 
 export const InstrumentQuery = z.object({ instrument: Instrument.optional() })
 
-export const UserDbAddress = z.string().trim().regex(/^\/orbitdb\/[1-9A-HJ-NP-Za-km-z]+$/, 'not an OrbitDB address (expected /orbitdb/zdpu...)')
+export const UserDbAddress = z.string().trim().pipe(OrbitDBAddressSchema)
 
 /** One line of the reason of a zod error: `field: message; field: message` */
 export function reasonOf (error: z.ZodError): string {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
+import { toError } from '@npp/bus'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
@@ -10,6 +11,7 @@ import { HTTPException } from 'hono/http-exception'
 import { stream, streamSSE } from 'hono/streaming'
 import { allMachines } from '../peer.js'
 import { machineGraph, mermaidIds, toMermaid } from '../inspect/graph.js'
+import { ControlServerError, LoopbackOnlyError } from '../errors.js'
 import { stateString } from '../machine.js'
 import { AddPieceBody, CidString, ConnectBody, InstrumentQuery, ProfileField, ProfileValue, QueryBody, reasonOf, UserDbAddress } from './schemas.js'
 import type { Peer } from '../peer.js'
@@ -229,7 +231,8 @@ export function createApi (options: ApiOptions): Hono {
   app.get('/api/profile/:field', async (c) => {
     const field = parse(ProfileField, c.req.param('field'))
     const all = await peer.catalog.profile.all()
-    if (!(field in all)) throw new HttpError(404, 'NoSuchField', `the profile has no field "${field}"`)
+    // own fields only: `constructor` or `__proto__` are not fields of any profile
+    if (!Object.hasOwn(all, field)) throw new HttpError(404, 'NoSuchField', `the profile has no field "${field}"`)
     return c.json({ field, value: all[field] })
   })
   app.put('/api/profile/:field', async (c) => {
@@ -257,7 +260,7 @@ export function createApi (options: ApiOptions): Hono {
         }
       } catch (err) {
         // the status line is sent already: report the failure as the last line
-        const e = err instanceof Error ? err : new Error(String(err))
+        const e = toError(err)
         await s.write(toJson({ type: 'error', error: { name: e.name, message: e.message } }) + '\n')
       }
     })
@@ -337,7 +340,7 @@ export interface ControlServerInit extends Omit<ApiOptions, 'allowedHosts' | 'da
 export async function startControlServer (init: ControlServerInit): Promise<ControlServer> {
   const host = init.host ?? '127.0.0.1'
   if (host !== '127.0.0.1' && host !== 'localhost') {
-    throw new HttpError(400, 'BadRequest', `the control API listens on 127.0.0.1 only, not ${host}`)
+    throw new LoopbackOnlyError(host)
   }
   let port = init.port ?? 0
   const app = createApi({
@@ -350,7 +353,10 @@ export async function startControlServer (init: ControlServerInit): Promise<Cont
     s.once('error', reject)
   })
   const address = server.address()
-  if (address == null || typeof address === 'string') throw new Error('the control API has no TCP address')
+  if (address == null || typeof address === 'string') {
+    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+    throw new ControlServerError('the control API got no TCP address from Node; try again, or pick a port with --web 127.0.0.1:PORT')
+  }
   port = address.port
   return {
     url: `http://127.0.0.1:${port}`,

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../api/client.js'
+import { DemoFailedError, QueryFailedError } from '../errors.js'
 import { reportError, short, table } from './output.js'
 import type { ChildProcess } from 'node:child_process'
 import type { CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
@@ -85,7 +86,7 @@ async function spawnPeer (name: string, root: string): Promise<DemoPeer> {
     lines.once('line', (line) => {
       try { resolve(JSON.parse(line) as StartInfo) } catch (err) { reject(err) }
     })
-    void peer.exited.then((code) => { reject(new Error(`${name}'s peer exited with code ${code} before it started: ${peer.stderr.join('').trim().split('\n').pop() ?? ''}`)) })
+    void peer.exited.then((code) => { reject(new DemoFailedError(`${name}'s peer exited with code ${code} before it started: ${peer.stderr.join('').trim().split('\n').pop() ?? ''} (run with LOG="npp:*" to see its output)`)) })
   })
   peer.api = await ApiClient.forRepo(repo)
   return peer
@@ -120,7 +121,7 @@ async function until (what: string, condition: () => boolean, changed: { wait: (
   const deadline = Date.now() + WAIT_MS
   while (!condition()) {
     const left = deadline - Date.now()
-    if (left <= 0) throw new Error(`the demo gave up waiting ${WAIT_MS / 1000} s for ${what}`)
+    if (left <= 0) throw new DemoFailedError(`the demo gave up waiting ${WAIT_MS / 1000} s for ${what}; run it again with LOG="npp:*" to see the peers' logs`)
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([changed.wait(), new Promise((resolve) => { timer = setTimeout(resolve, left) })])
     clearTimeout(timer)
@@ -184,14 +185,14 @@ export async function runDemo (options: { json: boolean }): Promise<number> {
     type Line =
       | { type: 'batch', source: QuerySource, hits: CatalogHit[] }
       | { type: 'done', summary: QuerySummary, hits: CatalogHit[], sources?: SourceOutcome[] }
-      | { type: 'error', error: { message: string } }
+      | { type: 'error', error: { name: string, message: string } }
     let done: Extract<Line, { type: 'done' }> | undefined
     for await (const line of alice.api!.lines<Line>('/api/query', { instrument: QUERY_INSTRUMENT, timeoutMs: 5000 })) {
-      if (line.type === 'error') throw new Error(`the query failed: ${line.error.message}`)
+      if (line.type === 'error') throw new QueryFailedError(line.error.name, line.error.message)
       if (line.type === 'batch') say(`${ms()}    ${sourceName(line.source)} answered with ${line.hits.length} piece${line.hits.length === 1 ? '' : 's'}`)
       else done = line
     }
-    if (done == null) throw new Error('the query ended without a summary')
+    if (done == null) throw new DemoFailedError('the query ended without a summary; run the demo again with LOG="npp:*"')
 
     const companions = await Promise.all(peers.map(async (p) => {
       const { companions: list } = await p.api!.get<{ companions: Array<{ userDb: string, status: string, profile: { username: string, nodeId: string } }> }>('/api/companions')
@@ -213,7 +214,7 @@ export async function runDemo (options: { json: boolean }): Promise<number> {
     if (options.json) console.log(JSON.stringify(result))
     else console.log(`${ms()}  done: every peer stopped cleanly, temporary repos removed`)
   } catch (err) {
-    code = reportError(interrupted ? new Error('interrupted') : err)
+    code = reportError(interrupted ? new DemoFailedError('interrupted: the peers were stopped and their temporary repos removed') : err)
     for (const p of peers) {
       const tail = p.stderr.join('').trim().split('\n').slice(-3).join('\n')
       if (tail !== '' && code !== 0) console.error(`--- ${p.name}'s last output:\n${tail}`)

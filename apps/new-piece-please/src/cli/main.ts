@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
+import { isAlive } from '@npp/transport'
 import { ApiClient } from '../api/client.js'
 import { CidString, Instrument, MAX_SCORE_BYTES, MultiaddrString, ProfileField, QueryBody, reasonOf, UserDbAddress } from '../api/schemas.js'
-import { EXIT, UsageError } from '../errors.js'
-import { defaultRepo, isAlive, locatePeer } from '../repo.js'
+import { EXIT, PeerStopTimeoutError, QueryFailedError, UsageError } from '../errors.js'
+import { defaultRepo, locatePeer } from '../repo.js'
 import { createOutput, reportError, short, table } from './output.js'
 import { parseWeb } from './web-address.js'
 import type { Output } from './output.js'
@@ -64,7 +65,7 @@ function sourceName (s: QuerySource): string {
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
-function build (exit: { code: number }): Command {
+function build (exit: { code: number, foreground: boolean }): Command {
   const program = new Command('npp')
     .description('New Piece, Please! — peer-to-peer sheet-music catalogs for musicians')
     .version('0.1.0')
@@ -88,6 +89,7 @@ function build (exit: { code: number }): Command {
       const web = opts.web == null ? undefined : parseWeb(opts.web)
       // loaded on demand: only `start` needs the whole peer (libp2p, Helia, OrbitDB)
       const { startPeer } = await import('./start.js')
+      exit.foreground = true
       exit.code = await startPeer({
         repo: repoOf(opts),
         listen,
@@ -105,11 +107,12 @@ function build (exit: { code: number }): Command {
         const progress = out.progress('stopping the peer')
         await api.post('/api/stop')
         // wait for the process to exit (bounded): it closes its databases first
-        const deadline = Date.now() + 30_000
+        const waitMs = 30_000
+        const deadline = Date.now() + waitMs
         while (isAlive(info.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
         if (isAlive(info.pid)) {
           progress.fail()
-          throw new Error(`the peer (pid ${info.pid}) did not exit within 30 s`)
+          throw new PeerStopTimeoutError(info.pid, waitMs)
         }
         progress.done()
         out.result({ stopped: true, pid: info.pid }, () => `stopped the peer (pid ${info.pid})`)
@@ -336,7 +339,7 @@ function build (exit: { code: number }): Command {
         for await (const line of api.lines<Line>('/api/query', query)) {
           if (line.type === 'error') {
             progress.fail()
-            throw new Error(line.error.message)
+            throw new QueryFailedError(line.error.name, line.error.message)
           }
           if (out.json) {
             console.log(JSON.stringify(line))
@@ -383,19 +386,37 @@ function build (exit: { code: number }): Command {
   return program
 }
 
-/** Run the CLI with `argv` (as `process.argv`); resolves with the exit code */
-export async function run (argv: string[]): Promise<number> {
-  const exit = { code: EXIT.ok as number }
+/** How a CLI run ended */
+export interface RunResult {
+  code: number
+  /**
+   * True when the process should end by itself: `npp start` after a clean
+   * stop has closed everything it opened, so nothing forces its exit (a handle
+   * left open would show as a process that does not end). Short client
+   * commands exit explicitly (fetch may keep idle keep-alive sockets for a few
+   * seconds), and so does a peer that failed.
+   */
+  endsByItself: boolean
+}
+
+/** Run the CLI with `argv` (as `process.argv`) */
+export async function runCommand (argv: string[]): Promise<RunResult> {
+  const exit = { code: EXIT.ok as number, foreground: false }
   const program = build(exit)
   try {
     await program.parseAsync(argv)
-    return exit.code
+    return { code: exit.code, endsByItself: exit.foreground && exit.code === EXIT.ok }
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version are not errors; commander already printed its message
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok
-      return EXIT.usage
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return { code: EXIT.ok, endsByItself: false }
+      return { code: EXIT.usage, endsByItself: false }
     }
-    return reportError(err)
+    return { code: reportError(err), endsByItself: false }
   }
+}
+
+/** Run the CLI with `argv` (as `process.argv`); resolves with the exit code */
+export async function run (argv: string[]): Promise<number> {
+  return (await runCommand(argv)).code
 }

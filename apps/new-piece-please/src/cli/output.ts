@@ -1,3 +1,4 @@
+import { toError } from '@npp/bus'
 import yoctoSpinner from 'yocto-spinner'
 import { exitCodeOf } from '../errors.js'
 import type { ExitCode } from '../errors.js'
@@ -47,7 +48,7 @@ export function createOutput (json: boolean): Output {
  * causes only when `LOG` is set, and return its exit code.
  */
 export function reportError (err: unknown): ExitCode {
-  const error = err instanceof Error ? err : new Error(String(err))
+  const error = toError(err)
   // one line: a multi-line message is joined (and bounded), the stack only with LOG
   let message = error.message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')
   if (message === '') message = error.name

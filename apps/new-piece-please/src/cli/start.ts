@@ -2,7 +2,7 @@ import { createSkyInspector } from '@statelyai/inspect'
 import { startControlServer } from '../api/server.js'
 import { PeerAlreadyRunningError, UsageError } from '../errors.js'
 import { stateString } from '../machine.js'
-import { createPeer } from '../peer.js'
+import { createPeer, PeerFailedError } from '../peer.js'
 import { ensureToken, removeApiInfo, runningPeer, writeApiInfo } from '../repo.js'
 import { reportError } from './output.js'
 import type { Output } from './output.js'
@@ -96,7 +96,7 @@ export async function startPeer (options: StartOptions, out: Output): Promise<nu
   // A failure at run time (the transport crashed, a package errored) ends the process.
   const failedSub = peer.actor.subscribe((s) => {
     if (s.matches('failed') && stopping == null) {
-      reportError(s.context.error ?? new Error('the peer failed'))
+      reportError(s.context.error ?? new PeerFailedError('the peer failed; run with LOG="npp:*" to see why'))
       void stop(1)
     }
   })
@@ -117,6 +117,8 @@ export async function startPeer (options: StartOptions, out: Output): Promise<nu
   const dashboard = `${server.url}/#token=${token}`
   const inspector = `${server.url}/inspector#token=${token}`
   const info = {
+    /** With --json: this line is the `started` event (scripts and tests wait for it) */
+    event: 'started',
     peerId: peer.transport.peerId,
     multiaddrs: peer.transport.multiaddrs,
     userDb: peer.discovery.userDbAddress,

@@ -1,3 +1,4 @@
+import { stateString } from '../machine.js'
 import { activeStateIds, isMachine, machineGraph } from './graph.js'
 import type { MachineGraph } from './graph.js'
 import type { InspectionEvent, StateValue } from 'xstate'
@@ -17,6 +18,8 @@ export interface ActorInfo {
   machine?: string
   /** Current state value (machine actors) */
   value?: StateValue
+  /** The state value as one string, e.g. `running.idle` (see {@link stateString}) */
+  state?: string
   /** Full ids of the active state nodes (machine actors) */
   active?: string[]
   status: 'active' | 'done' | 'error' | 'stopped'
@@ -29,7 +32,7 @@ export interface ActorInfo {
 /** One entry of the inspection stream */
 export type InspectionRecord =
   | { kind: 'actor', seq: number, at: number, actor: ActorInfo }
-  | { kind: 'snapshot', seq: number, at: number, sessionId: string, event: string, value?: StateValue, active?: string[], status: ActorInfo['status'] }
+  | { kind: 'snapshot', seq: number, at: number, sessionId: string, event: string, value?: StateValue, state?: string, active?: string[], status: ActorInfo['status'] }
   | { kind: 'event', seq: number, at: number, source?: string, sourceLabel?: string, target: string, targetLabel: string, event: string, payload?: string }
   | { kind: 'stopped', seq: number, at: number, sessionId: string }
 
@@ -123,9 +126,10 @@ export class InspectionRecorder {
     info.status = snapshot.status ?? 'active'
     if (info.machine != null && snapshot.value != null) {
       info.value = snapshot.value
+      info.state = stateString(snapshot.value)
       const graph = this.graphs.get(info.machine)
       info.active = graph == null ? [] : activeStateIds(graph, snapshot.value)
-      this.push({ kind: 'snapshot', seq: ++this.seq, at: Date.now(), sessionId: info.sessionId, event: '(adopted)', value: info.value, active: info.active, status: info.status })
+      this.push({ kind: 'snapshot', seq: ++this.seq, at: Date.now(), sessionId: info.sessionId, event: '(adopted)', value: info.value, state: info.state, active: info.active, status: info.status })
     }
     for (const child of Object.values(snapshot.children ?? {})) if (child != null) this.adopt(child)
   }
@@ -241,6 +245,7 @@ export class InspectionRecorder {
       info.updatedAt = Date.now()
       if (info.machine != null && snapshot.value != null) {
         info.value = snapshot.value
+        info.state = stateString(snapshot.value)
         const graph = this.graphs.get(info.machine)
         info.active = graph == null ? [] : activeStateIds(graph, snapshot.value)
       }
@@ -250,7 +255,7 @@ export class InspectionRecorder {
         at: info.updatedAt,
         sessionId: info.sessionId,
         event: info.lastEvent,
-        ...(info.value == null ? {} : { value: info.value }),
+        ...(info.value == null ? {} : { value: info.value, state: info.state }),
         ...(info.active == null ? {} : { active: info.active }),
         status: info.status
       })
