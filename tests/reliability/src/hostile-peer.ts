@@ -3,40 +3,86 @@
  * @orbitdb/core with a Helia of its own), not on our packages: it speaks the
  * wire protocol the way a buggy or malicious implementation would.
  */
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bitswap } from '@helia/block-brokers'
 import { Helia } from '@helia/utils'
+import * as dagCbor from '@ipld/dag-cbor'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createOrbitDB } from '@orbitdb/core'
+import { Entry, IPFSAccessController, createOrbitDB, useAccessController } from '@orbitdb/core'
 import { MemoryBlockstore } from 'blockstore-core'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p } from 'libp2p'
+import * as Block from 'multiformats/block'
+import { sha256 } from 'multiformats/hashes/sha2'
 import type { OrbitDB } from './orbitdb-types.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
 
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- libp2p's ServiceMap needs an index signature
+// a type alias, not an interface: libp2p's ServiceMap needs an index signature
 type Services = { identify: Identify, pubsub: GossipSub }
+
+/** Whose log an entry is forged for, and whose identity it may claim */
+export interface ForgeTarget {
+  /** The db's address (its log id) */
+  logId: string
+  /** Hash of the owner's OrbitDB identity (what its entries carry in `identity`) */
+  identityHash: string
+  /** The owner's public key (what its entries carry in `key`) */
+  publicKey: string
+}
+
+/**
+ * How an entry is forged:
+ * - `claimed-identity`: claims the owner's identity, carries our key and our valid signature
+ *   (OrbitDB 4.0.0 accepts this one; our transport's access controller refuses it)
+ * - `own-identity`: our identity, key and signature: a plain write by someone without access
+ * - `wrong-log`: signed by us for another log id
+ * - `bad-signature`: claims the owner's identity and key, signed with our key
+ */
+export type ForgeKind = 'claimed-identity' | 'own-identity' | 'wrong-log' | 'bad-signature'
 
 export interface HostilePeer {
   readonly peerId: string
   readonly libp2p: Libp2p<Services>
   connect(address: string): Promise<void>
-  /** Resolve once `peerId` has subscribed to `topic` (event-driven) */
-  waitSubscribed(topic: string, timeoutMs?: number): Promise<void>
+  /** Subscribe to a topic (e.g. to relay other peers' messages on it) */
+  subscribe(topic: string): void
+  /** Resolve once `peerId` (default: the topic, a peer's own topic) is subscribed to `topic` (event-driven) */
+  waitSubscribed(topic: string, peerId?: string, timeoutMs?: number): Promise<void>
   /** Publish raw bytes on a topic; resolves with the number of peers it went to */
   publish(topic: string, bytes: Uint8Array): Promise<number>
-  /** An OrbitDB of the hostile peer's own (created on first use, in memory) */
+  /** An OrbitDB of the hostile peer's own (created on first use; blocks in memory) */
   orbitdb(): Promise<OrbitDB>
+  /** A correctly encoded entry for `target`'s log, forged as `kind` says; its bytes go on the db's topic */
+  forge(kind: ForgeKind, target: ForgeTarget, payload: unknown, seq: number): Promise<{ hash: string, bytes: Uint8Array }>
   stop(): Promise<void>
 }
 
-export async function createHostilePeer (): Promise<HostilePeer> {
+interface SigningIdentity {
+  id: string
+  hash: string
+  publicKey: string
+  sign(identity: unknown, data: Uint8Array): Promise<string>
+}
+
+export interface HostilePeerOptions {
+  /**
+   * Gossipsub direct peers (multiaddrs with /p2p/): messages on our topics are forwarded
+   * to them at once, whatever the mesh looks like (a deterministic relay)
+   */
+  directPeers?: string[]
+}
+
+export async function createHostilePeer (options: HostilePeerOptions = {}): Promise<HostilePeer> {
   const datastore = new MemoryDatastore()
   const libp2p = await createLibp2p({
     datastore,
@@ -44,26 +90,62 @@ export async function createHostilePeer (): Promise<HostilePeer> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    // a hostile implementation does not answer pings
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
-      pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, emitSelf: false })
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        directPeers: (options.directPeers ?? []).map((address) => {
+          const ma = multiaddr(address)
+          return { id: peerIdFromString(ma.getComponents().find((c) => c.name === 'p2p')!.value!), addrs: [ma] }
+        })
+      })
     }
   })
-  let helia: Helia<Libp2p<Services>> | undefined
+  // Helia (bitswap) starts with libp2p, before any connection: peers learn the protocols
+  // we speak from identify when we connect, and this peer has no identify push
+  const helia = new Helia<Libp2p<Services>>({ libp2p, blockstore: new MemoryBlockstore(), datastore, blockBrokers: [bitswap()] })
+  await helia.start()
   let orbit: OrbitDB | undefined
+  const directory = join(tmpdir(), `npp-hostile-${process.pid}-${libp2p.peerId.toString().slice(-8)}`)
   const pubsub = libp2p.services.pubsub
+
+  const orbitdb = async (): Promise<OrbitDB> => {
+    if (orbit != null) return orbit
+    const created = await createOrbitDB({ ipfs: helia, id: `hostile-${libp2p.peerId.toString()}`, directory })
+    orbit = created
+    return created
+  }
 
   return {
     peerId: libp2p.peerId.toString(),
     libp2p,
     async connect (address) {
-      await libp2p.dial(multiaddr(address))
+      // libp2p refuses more than 5 inbound connections per second from one IP (its
+      // `inboundConnectionThreshold`), and every hostile identity dials from 127.0.0.1:
+      // like any client that is turned away, retry a little later (bounded)
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await libp2p.dial(multiaddr(address))
+          return
+        } catch (err) {
+          const refused = /ECONNRESET|EPIPE/.test(String((err as Error).message)) || (err as Error).name === 'EncryptionFailedError'
+          if (!refused || attempt >= 40) throw err
+          await new Promise((resolve) => setTimeout(resolve, 250))
+        }
+      }
     },
-    async waitSubscribed (topic, timeoutMs = 10_000) {
-      const ready = (): boolean => pubsub.getSubscribers(topic).some((p) => p.toString() === topic)
+    subscribe (topic) {
+      pubsub.subscribe(topic)
+    },
+    async waitSubscribed (topic, peerId = topic, timeoutMs = 10_000) {
+      const ready = (): boolean => pubsub.getSubscribers(topic).some((p) => p.toString() === peerId)
       if (ready()) return
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { pubsub.removeEventListener('subscription-change', on); reject(new Error(`${topic} never subscribed`)) }, timeoutMs)
+        const timer = setTimeout(() => { pubsub.removeEventListener('subscription-change', on); reject(new Error(`${peerId} never subscribed to ${topic}`)) }, timeoutMs)
         const on = (): void => {
           if (!ready()) return
           clearTimeout(timer)
@@ -77,18 +159,52 @@ export async function createHostilePeer (): Promise<HostilePeer> {
       const { recipients } = await pubsub.publish(topic, bytes)
       return recipients.length
     },
-    async orbitdb () {
-      if (orbit != null) return orbit
-      helia = new Helia<Libp2p<Services>>({ libp2p, blockstore: new MemoryBlockstore(), datastore, blockBrokers: [bitswap()] })
-      await helia.start()
-      const created = await createOrbitDB({ ipfs: helia, id: `hostile-${libp2p.peerId.toString()}`, directory: `/tmp/npp-hostile-${process.pid}-${libp2p.peerId.toString().slice(-8)}` })
-      orbit = created
-      return created
+    orbitdb,
+    async forge (kind, target, payload, seq) {
+      const me = (await orbitdb()).identity as unknown as SigningIdentity
+      const value = {
+        id: kind === 'wrong-log' ? `${target.logId}-not-this-one` : target.logId,
+        payload,
+        next: [],
+        refs: [],
+        clock: { id: kind === 'own-identity' || kind === 'wrong-log' ? me.publicKey : target.publicKey, time: 1_000_000 + seq },
+        v: 2
+      }
+      const { bytes } = await Block.encode({ value, codec: dagCbor, hasher: sha256 })
+      const sig = await me.sign(me, bytes)
+      const claimed = kind === 'claimed-identity' || kind === 'bad-signature'
+      const entry = {
+        ...value,
+        key: kind === 'bad-signature' ? target.publicKey : me.publicKey,
+        identity: claimed ? target.identityHash : me.hash,
+        sig
+      }
+      return await Entry.encode(entry)
     },
     async stop () {
       await orbit?.stop()
-      await helia?.stop()
+      await helia.stop()
       await libp2p.stop()
+      await rm(directory, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * Replace OrbitDB's `ipfs` access controller, in this process only, by one that
+ * lets anybody write: the hostile peer's own OrbitDB then accepts its `put`s
+ * into our dbs and sends them to us like any update. Call {@link restoreAccess}
+ * afterwards.
+ */
+export function allowEveryWriter (): void {
+  const allowAll = Object.assign((options?: unknown) => async (args: unknown) => {
+    const controller = await IPFSAccessController(options)(args)
+    return { ...controller, canAppend: async () => true }
+  }, { type: 'ipfs' })
+  useAccessController(allowAll)
+}
+
+/** Put OrbitDB's own `ipfs` access controller back */
+export function restoreAccess (): void {
+  useAccessController(IPFSAccessController)
 }

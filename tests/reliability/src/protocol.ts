@@ -1,0 +1,87 @@
+/**
+ * The JSON-lines protocol between a test (or the soak benchmark) and a peer
+ * running in its own process (./child.ts): options on the command line,
+ * commands on stdin, events on stdout.
+ */
+
+/** Options of a child peer (argv[3], JSON) */
+export interface PeerOptions {
+  /** Listen multiaddrs (default: loopback TCP on a free port) */
+  listen?: string[]
+  /** Transport liveness checks (see `TransportInit.connectionMonitor`) */
+  connectionMonitor?: { pingIntervalMs?: number, pingTimeoutMs?: number } | false
+  /** Companions' redial backoff */
+  backoff?: { initialMs?: number, maxMs?: number, factor?: number, jitter?: number }
+  /** Discovery options */
+  discovery?: {
+    replicationTimeoutMs?: number
+    maxConcurrent?: number
+    maxQueued?: number
+    rateLimit?: { announcements: number, windowMs: number }
+  }
+  /** Profile fields written on first start (e.g. `username`) */
+  profile?: Record<string, unknown>
+  /** Report `fetched` events: blocks that came from the network (bitswap), every `trackFetches` blocks */
+  trackFetches?: number
+  /** Report a `stats` event (memory) every this many ms */
+  statsEveryMs?: number
+  /** Report every refused OrbitDB entry and db sync error of our own dbs (`db:refused`) */
+  watchDbs?: boolean
+}
+
+/** A piece a child writes: its hash is the CID (raw, sha2-256) of `seed` */
+export interface PieceSeed {
+  seed: string
+  instrument?: string
+}
+
+/** Commands (stdin); every command carries an `id`, answered by one `reply` event */
+export type Command =
+  | { cmd: 'connect', addr: string }
+  | { cmd: 'add', seed: string, instrument?: string }
+  /**
+   * Write `count` pieces (or until `stopWriting`) one after the other, an `acked` event after
+   * each, `intervalMs` apart (default: at once; a benchmark's pace); replies when the loop ends
+   */
+  | { cmd: 'write', prefix: string, count?: number, instrument?: string, intervalMs?: number }
+  | { cmd: 'stopWriting' }
+  /** Our own pieces' hashes */
+  | { cmd: 'pieces' }
+  /** The hashes of a companion's catalog as a query over our replica sees them */
+  | { cmd: 'replica', peerId: string, timeoutMs?: number }
+  /** Resolve once our replica of `peerId`'s catalog holds every hash (event-driven); replies `{ ok, missing, ms }` */
+  | { cmd: 'waitReplica', peerId: string, hashes: string[], timeoutMs: number }
+  | { cmd: 'companions' }
+  /** Heads and values of our pieces, user and companions dbs */
+  | { cmd: 'dbState' }
+  /** process.memoryUsage(), after a full GC when `gc` (the child runs with --expose-gc) */
+  | { cmd: 'stats', gc?: boolean }
+  | { cmd: 'query', instrument?: string, timeoutMs?: number }
+  | { cmd: 'stop' }
+
+export type CommandName = Command['cmd']
+
+/** What `dbState` replies for each db */
+export interface DbState {
+  address: string
+  heads: string[]
+  entries: number
+  /** JSON of every key/value (or document), sorted */
+  values: string
+}
+
+/** An event of a child: `event` is a bus event type or one of the harness's own */
+export interface ChildEvent {
+  event: string
+  /** Wall-clock ms (performance.timeOrigin + performance.now()) when it was written */
+  at: number
+  [key: string]: unknown
+}
+
+export interface MemoryStats {
+  rss: number
+  heapUsed: number
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+}
