@@ -1,14 +1,8 @@
-import { defineConfig } from 'vitest/config'
+import { packageConfig } from '../../vitest.shared.js'
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    // Every test file starts real peers in child processes; one file at a time keeps the
-    // two shared cores from starving them.
-    fileParallelism: false,
-    typecheck: { enabled: true, include: ['test/**/*.types.test.ts'], tsconfig: './tsconfig.json' }
-  }
+export default packageConfig({
+  globalSetup: ['test/global-setup.ts'],
+  // Every test file starts real peers in child processes; one file at a time keeps the
+  // two shared cores from starving them.
+  fileParallelism: false
 })

@@ -1,10 +1,3 @@
-import { defineConfig } from 'vitest/config'
+import { packageConfig } from '../../vitest.shared.js'
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    typecheck: { enabled: true, include: ['test/**/*.types.test.ts'], tsconfig: './tsconfig.json' }
-  }
-})
+export default packageConfig()
