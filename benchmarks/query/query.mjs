@@ -39,7 +39,7 @@ try {
   const { companions: list } = await companions.take('ready', undefined, 600_000)
   log(`${COMPANIONS} companions and the querier started in ${Math.round(performance.now() - t0)} ms`)
 
-  // discovery, as the discovery package would report it; the replicas then follow the
+  // discovery and the companion going online, as discovery and companions would report them; the replicas then follow the
   // companions' writes live (replication runs on this core while they write on the other)
   const t1 = performance.now()
   const pending = new Set(list.map((c) => c.peerId))
@@ -51,7 +51,9 @@ try {
   })
   for (const c of list) {
     await transport.connect(c.multiaddrs[0])
-    bus.emit('companion:discovered', { profile: { userDb: c.userDb, username: c.username, pieces: c.pieces, nodeId: c.peerId }, multiaddrs: c.multiaddrs })
+    const profile = { userDb: c.userDb, username: c.username, pieces: c.pieces, nodeId: c.peerId }
+    bus.emit('companion:discovered', { profile, multiaddrs: c.multiaddrs })
+    bus.emit('companion:online', { userDb: c.userDb, peerId: c.peerId, profile })
   }
   companions.command({ cmd: 'write', pieces: PIECES, shared: SHARED, instruments: INSTRUMENTS })
   const { ms: writeMs } = await companions.take('written', undefined, 600_000)

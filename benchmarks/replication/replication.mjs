@@ -48,7 +48,9 @@ async function viaCatalog (c) {
     await peer.transport.connect(c.multiaddrs[0])
     const replicated = peer.bus.waitFor('catalog:replicated', (e) => e.peerId === c.peerId && e.pieces === PIECES, { timeoutMs: 300_000 })
     const start = performance.now()
-    peer.bus.emit('companion:discovered', { profile: { userDb: c.userDb, username: c.username, pieces: c.pieces, nodeId: c.peerId }, multiaddrs: c.multiaddrs })
+    const profile = { userDb: c.userDb, username: c.username, pieces: c.pieces, nodeId: c.peerId }
+    peer.bus.emit('companion:discovered', { profile, multiaddrs: c.multiaddrs })
+    peer.bus.emit('companion:online', { userDb: c.userDb, peerId: c.peerId, profile })
     await replicated
     const readyMs = performance.now() - start
     const result = await peer.catalog.query({ timeoutMs: 60_000 }).done
