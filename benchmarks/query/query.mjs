@@ -29,7 +29,7 @@ const cleanups = new Cleanups()
 const base = await tempDir(cleanups, 'bench-query')
 const companions = new Companions(COMPANIONS, base)
 const bus = createBus()
-const transport = createTransport({ bus, repo: join(base, 'querier') })
+const transport = createTransport({ bus, repo: join(base, 'querier'), connectionMonitor: false }) // see companions.mjs
 const catalog = createCatalog({ bus, transport, defaultQueryTimeoutMs: 60_000 })
 
 try {

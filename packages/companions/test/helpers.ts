@@ -68,14 +68,4 @@ export async function startProcess (cleanups: Cleanups, repo: string, options: P
   return { proc, ready }
 }
 
-/** A logger that records every line it is given (the format string and its arguments) */
-export function recordingLogger (lines: unknown[][] = []): Logger & { lines: unknown[][] } {
-  const log = (...args: unknown[]): void => { lines.push(args) }
-  return Object.assign(log, {
-    lines,
-    enabled: true,
-    error: (...args: unknown[]): void => { lines.push(['error', ...args]) },
-    trace: (...args: unknown[]): void => { lines.push(['trace', ...args]) },
-    newScope: (): Logger => recordingLogger(lines)
-  })
-}
+export { recordingLogger } from '@npp/testkit'

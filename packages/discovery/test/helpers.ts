@@ -42,17 +42,7 @@ export function seen<K extends keyof BusEvents> (peer: TestPeer, type: K): Array
   return peer.events.filter((e) => e.type === type).map((e) => e.event as BusEvents[K])
 }
 
-/** A logger that records every line it is given (formatted lazily: the format string and its arguments) */
-export function recordingLogger (lines: unknown[][] = []): Logger & { lines: unknown[][] } {
-  const log = (...args: unknown[]): void => { lines.push(args) }
-  return Object.assign(log, {
-    lines,
-    enabled: true,
-    error: (...args: unknown[]): void => { lines.push(['error', ...args]) },
-    trace: (...args: unknown[]): void => { lines.push(['trace', ...args]) },
-    newScope: (): Logger => recordingLogger(lines)
-  })
-}
+export { recordingLogger } from '@npp/testkit'
 
 /** A logger that drops everything (unit tests) */
 export const silentLogger: Logger = Object.assign(() => {}, {

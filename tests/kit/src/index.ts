@@ -168,3 +168,26 @@ export function round (value: number, digits = 2): number {
   const f = 10 ** digits
   return Math.round(value * f) / f
 }
+
+/** A debug logger shaped like libp2p's `Logger` that keeps every line it is given */
+export interface RecordingLogger {
+  (formatter: unknown, ...args: unknown[]): void
+  enabled: boolean
+  error: (formatter: unknown, ...args: unknown[]) => void
+  trace: (formatter: unknown, ...args: unknown[]) => void
+  newScope: (name: string) => RecordingLogger
+  /** Every call: the format string and its arguments (`error`/`trace` lines start with that word) */
+  lines: unknown[][]
+}
+
+/** A logger for `init.logger` of a package that records instead of printing */
+export function recordingLogger (lines: unknown[][] = []): RecordingLogger {
+  const log = (...args: unknown[]): void => { lines.push(args) }
+  return Object.assign(log, {
+    lines,
+    enabled: true,
+    error: (...args: unknown[]): void => { lines.push(['error', ...args]) },
+    trace: (...args: unknown[]): void => { lines.push(['trace', ...args]) },
+    newScope: (): RecordingLogger => recordingLogger(lines)
+  })
+}
