@@ -51,8 +51,10 @@ export type { Logger } from './logging.js'
 export * from './errors.js'
 export { isAlive } from './repo.js'
 export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest, openOwnDatabase, OWN_DATABASES, OrbitDBAddressSchema } from './orbitdb.js'
+export { inspectDatabase, ManifestSchema, AccessManifestSchema } from './manifest.js'
+export type { DatabaseInspection, InspectionProblem, InspectOptions } from './manifest.js'
 export type {
-  OrbitDB, Database, DatabaseSync, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
+  OwnDatabaseName, OrbitDB, Database, DatabaseSync, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
   DatabaseEventMap, AccessController, Log, KeyValueEntry, DocumentEntry, EventsEntry, DatabaseFactory,
   AccessControllerFactory, OpenOptions, Manifest
 } from './orbitdb.js'

@@ -272,15 +272,20 @@ export async function readManifest (ipfs: Helia<NppLibp2p>, address: string, opt
  * packages agree on them without talking to each other.
  */
 export const OWN_DATABASES = {
-  /** KeyValue: the profile (`username`, `pieces`, `nodeId`, ...) */
+  /** KeyValue, owned by the catalog: the profile (`username`, `pieces`, `nodeId`, ...); announced by discovery */
   user: 'user',
-  /** Documents indexed by `hash`: the catalog */
+  /** Documents indexed by `hash`, owned by the catalog: the pieces */
   pieces: 'pieces',
-  /** KeyValue: companions by their `user` db address */
+  /** Events, owned by the catalog: one entry per practice session (a grow-only counter per piece) */
+  practice: 'practice',
+  /** KeyValue, owned by companions: companions by their `user` db address */
   companions: 'companions',
-  /** KeyValue: user dbs of companions the user removed (not re-added automatically) */
+  /** KeyValue, owned by discovery: user dbs of companions the user removed (not re-admitted by themselves) */
   removedCompanions: 'removed-companions'
 } as const
+
+/** Name of one of this peer's own databases */
+export type OwnDatabaseName = typeof OWN_DATABASES[keyof typeof OWN_DATABASES]
 
 /**
  * Open (or create) one of this peer's own databases by name, writable only by

@@ -1,0 +1,101 @@
+/**
+ * One inspection of a remote db before anything opens it: its manifest and its
+ * access controller's manifest, both untrusted, both validated here, for
+ * discovery (announced `user` dbs) and the catalog (companions' `pieces`).
+ */
+import { describeIssues } from '@npp/kit'
+import { z } from 'zod'
+import { readManifest } from './orbitdb.js'
+import type { Manifest } from './orbitdb.js'
+import type { NppLibp2p } from './node.js'
+import type { Helia } from '@helia/interface'
+
+const text = (max: number): z.ZodString => z.string().max(max)
+
+/** A db manifest as OrbitDB stores it at the db's address */
+export const ManifestSchema = z.object({
+  name: text(1024),
+  type: z.string().min(1).max(64),
+  accessController: text(1024).regex(/^\/ipfs\/[1-9A-HJ-NP-Za-km-z]+$/, 'expected /ipfs/<CID>'),
+  meta: z.unknown().optional()
+})
+
+/** The manifest of an `IPFSAccessController` */
+export const AccessManifestSchema = z.object({
+  type: z.string().max(64),
+  write: z.array(text(1024)).max(1024)
+})
+
+/** Why a db did not pass {@link inspectDatabase} */
+export type InspectionProblem =
+  /** no block at the address could be fetched (not there, or the peer went away) */
+  | 'no-manifest'
+  /** the block is not an OrbitDB manifest */
+  | 'bad-manifest'
+  /** the manifest names another db type than the one asked for */
+  | 'wrong-type'
+  /** the access controller's manifest could not be fetched */
+  | 'unreadable-access'
+  /** the access controller is not an owner-only `IPFSAccessController` (`*` or nobody may write) */
+  | 'bad-access'
+
+export type DatabaseInspection =
+  | { ok: true, manifest: Manifest, writers: string[] }
+  | { ok: false, problem: InspectionProblem, detail: string }
+
+export interface InspectOptions {
+  /** The db type expected (`keyvalue`, `documents`, `events`); any type when left out */
+  type?: string
+  /** Aborts the fetches; an aborted inspection rejects with the signal's reason */
+  signal?: AbortSignal
+}
+
+const message = (err: unknown): string => err instanceof Error ? err.message : String(err)
+// `readManifest` fails with a dag-cbor decode error when the block is something else
+const isDecodeError = (err: unknown): boolean => /decode|unexpected|cbor/i.test(message(err))
+
+/**
+ * Read and check the manifest of the db at `address` and of its access
+ * controller, fetching them over bitswap if needed: a db of the expected
+ * `type`, write-restricted by an `IPFSAccessController` to named writers.
+ * Every problem of the db itself is an answer (`ok: false` with a
+ * {@link InspectionProblem}); it rejects only when `signal` aborted.
+ *
+ * @example
+ * ```ts
+ * const inspection = await inspectDatabase(transport.helia, address, { type: 'documents', signal })
+ * if (!inspection.ok) console.warn(inspection.problem, inspection.detail)
+ * else console.log('written only by', inspection.writers)
+ * ```
+ */
+export async function inspectDatabase (helia: Helia<NppLibp2p>, address: string, options: InspectOptions = {}): Promise<DatabaseInspection> {
+  const { type, signal } = options
+  let raw: unknown
+  try {
+    raw = await readManifest(helia, address, { signal })
+  } catch (err) {
+    if (signal?.aborted === true) throw signal.reason
+    if (isDecodeError(err)) return { ok: false, problem: 'bad-manifest', detail: `${address} does not point to an OrbitDB manifest (${message(err)})` }
+    return { ok: false, problem: 'no-manifest', detail: `the manifest of ${address} could not be fetched: ${message(err)}` }
+  }
+  const manifest = ManifestSchema.safeParse(raw)
+  if (!manifest.success) return { ok: false, problem: 'bad-manifest', detail: `${address} is not a valid OrbitDB manifest (${describeIssues(manifest.error)})` }
+  if (type != null && manifest.data.type !== type) {
+    return { ok: false, problem: 'wrong-type', detail: `${address} is a ${manifest.data.type} db; expected ${type}` }
+  }
+  let rawAccess: unknown
+  try {
+    rawAccess = await readManifest(helia, manifest.data.accessController.replace(/^\/ipfs\//, ''), { signal })
+  } catch (err) {
+    if (signal?.aborted === true) throw signal.reason
+    return { ok: false, problem: 'unreadable-access', detail: `the access controller of ${address} could not be read: ${message(err)}` }
+  }
+  const access = AccessManifestSchema.safeParse(rawAccess)
+  if (!access.success || access.data.type !== 'ipfs') {
+    return { ok: false, problem: 'bad-access', detail: `the access controller of ${address} is not an IPFSAccessController` }
+  }
+  if (access.data.write.includes('*') || access.data.write.length === 0) {
+    return { ok: false, problem: 'bad-access', detail: `${address} is not write-restricted to its owner` }
+  }
+  return { ok: true, manifest: manifest.data as Manifest, writers: [...access.data.write].sort() }
+}
