@@ -5,7 +5,8 @@
  * once: the retry schedule ({@link backoffDelay}), the writer actor that
  * applies db writes one at a time ({@link serialWriter}), the buffer of bus
  * events that arrive before a machine runs ({@link keepEarly}) and the
- * one-line text of a failed schema parse ({@link describeIssues}).
+ * one-line text of a failed schema parse ({@link describeIssues}), and the base
+ * of every typed error ({@link NppError}, whose `kind` gives its HTTP meaning).
  *
  * @example Retry with jitter in a machine's delay
  *
@@ -26,5 +27,7 @@ export type { BackoffOptions } from './backoff.js'
 export { describeIssues } from './issues.js'
 export type { SchemaIssue } from './issues.js'
 export { keepEarly, omit, MAX_EARLY } from './early.js'
+export { NppError, HTTP_STATUS, errorKind } from './errors.js'
+export type { ErrorKind } from './errors.js'
 export { serialWriter } from './serial-writer.js'
 export type { SerialWriterOptions } from './serial-writer.js'

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createActor, setup, assign } from 'xstate'
 import { z } from 'zod'
 import * as kit from '../src/index.js'
-import { backoffDelay, describeIssues, keepEarly, omit, serialWriter } from '../src/index.js'
+import { NppError, backoffDelay, describeIssues, errorKind, keepEarly, omit, serialWriter } from '../src/index.js'
 
 describe('backoffDelay', () => {
   it('doubles from initialMs up to maxMs', () => {
@@ -79,8 +79,20 @@ describe('serialWriter', () => {
   })
 })
 
+describe('NppError', () => {
+  it('carries a stable name and the HTTP meaning of its kind', () => {
+    class NotStarted extends NppError { override readonly kind = 'not-started' }
+    const err = new NotStarted('start it first')
+    expect(err.name).toBe('NotStarted')
+    expect(err.httpStatus).toBe(503)
+    expect(errorKind(err)).toBe('not-started')
+    expect(errorKind(new Error('x'))).toBe('failure')
+    expect(new NppError('x').httpStatus).toBe(500)
+  })
+})
+
 describe('public API', () => {
   it('exports exactly these names (a change here is a change of the public API)', () => {
-    expect(Object.keys(kit).sort()).toEqual(['MAX_EARLY', 'backoffDelay', 'describeIssues', 'keepEarly', 'omit', 'serialWriter'])
+    expect(Object.keys(kit).sort()).toEqual(['HTTP_STATUS', 'MAX_EARLY', 'NppError', 'backoffDelay', 'describeIssues', 'errorKind', 'keepEarly', 'omit', 'serialWriter'])
   })
 })
