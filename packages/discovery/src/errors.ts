@@ -1,13 +1,14 @@
-/** Base class of every error thrown by `@npp/discovery`; `name` is stable, `message` says what to do */
-export class DiscoveryError extends Error {
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-    this.name = new.target.name
-  }
-}
+import { NppError } from '@npp/kit'
+
+/**
+ * Base class of every error thrown by `@npp/discovery`: `name` is stable (the class
+ * name), `message` says what to do, `kind` gives its meaning (HTTP status, exit code)
+ */
+export class DiscoveryError extends NppError {}
 
 /** Something that needs a running discovery was used before `start()` finished (or after `stop()`) */
 export class DiscoveryNotStartedError extends DiscoveryError {
+  override readonly kind = 'not-started'
   constructor (what: string) {
     super(`Cannot ${what}: discovery is not running; await discovery.start() (after transport.start()) first`)
   }
@@ -15,6 +16,7 @@ export class DiscoveryNotStartedError extends DiscoveryError {
 
 /** An option of `createDiscovery()` is out of range */
 export class InvalidDiscoveryOptionError extends DiscoveryError {
+  override readonly kind = 'invalid-input'
   constructor (option: string, value: unknown, expected: string) {
     super(`createDiscovery(): ${option} is ${JSON.stringify(value)}; expected ${expected}`)
   }
