@@ -6,16 +6,14 @@
 // first contact: announcement, manifest fetch, open, replication, validation, write.
 // The peer processes stay up between rounds; the first round warms up their JIT
 // and is not counted. Prints one JSON object on the last line.
-import { fileURLToPath } from 'node:url'
-import { JsonLinesChild, percentile, round } from '@npp/testkit'
+// peerProcessScript: the one peer script of the companions tests and both benchmarks (see its header)
+import { JsonLinesChild, peerProcessScript, percentile, round } from '@npp/testkit'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20)
 const WARMUP = 1
 const TIMEOUT = 30_000
-// The one peer script of the companions tests and both benchmarks (see its header)
-const peerScript = fileURLToPath(new URL('../test/fixtures/peer-process.mjs', import.meta.resolve('@npp/companions')))
 
-const startPeer = (name) => new JsonLinesChild(peerScript, [], {
+const startPeer = (name) => new JsonLinesChild(peerProcessScript, [], {
   name,
   onEvent: (e) => { if (e.event === 'error' || e.event === 'discovery:rejected') console.error(`${name}:`, JSON.stringify(e)) }
 })

@@ -10,17 +10,15 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { JsonLinesChild, percentile, round } from '@npp/testkit'
+// peerProcessScript: the one peer script of the companions tests and both benchmarks (see its header)
+import { JsonLinesChild, peerProcessScript, percentile, round } from '@npp/testkit'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7)
-// The one peer script of the companions tests and both benchmarks (see its header)
-const peerScript = fileURLToPath(new URL('../test/fixtures/peer-process.mjs', import.meta.resolve('@npp/companions')))
 const now = () => performance.timeOrigin + performance.now()
 const TIMEOUT = 30_000
 
 function startPeer (name, repo) {
-  const child = new JsonLinesChild(peerScript, [repo], {
+  const child = new JsonLinesChild(peerProcessScript, [repo], {
     name,
     onEvent: (e) => { if (e.event === 'error') console.error(`${name}:`, JSON.stringify(e)) }
   })

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url'
 import { createBus } from '@npp/bus'
 import { createDiscovery } from '@npp/discovery'
-import { JsonLinesChild } from '@npp/testkit'
+import { JsonLinesChild, peerProcessScript } from '@npp/testkit'
 import { createTransport } from '@npp/transport'
 import { createCompanions } from '../src/index.js'
 import type { Companions, CompanionsInit } from '../src/index.js'
@@ -50,13 +49,10 @@ export async function startPeer (cleanups: Cleanups, repo: string, options: Peer
   return { bus, transport, companions, discovery, repo, events, stop }
 }
 
-/** The peer script shared with the benchmarks: a full peer in its own OS process (see its header) */
-export const PEER_SCRIPT = fileURLToPath(new URL('./fixtures/peer-process.mjs', import.meta.url))
-
-/** A full peer in another OS process, on `repo`, driven with JSON lines */
+/** A full peer in another OS process, on `repo`, driven with JSON lines (the script shared with the benchmarks, from @npp/testkit) */
 export class PeerProcess extends JsonLinesChild {
-  constructor (repo: string, options: PeerOptions = {}) {
-    super(PEER_SCRIPT, [repo, JSON.stringify(options)], { name: 'peer-process' })
+  constructor (repo: string, options: Pick<PeerOptions, 'backoff' | 'discovery'> = {}) {
+    super(peerProcessScript, [repo, JSON.stringify(options)], { name: 'peer-process' })
   }
 }
 

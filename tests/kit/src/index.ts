@@ -4,7 +4,8 @@
  * Helpers shared by the tests and benchmarks of New Piece, Please!: temporary
  * repo folders, cleanups run in reverse, a process driven with JSON lines (a
  * peer in its own OS process reports events on stdout and takes commands on
- * stdin), and percentiles for benchmark output.
+ * stdin), the one peer script run that way ({@link peerProcessScript}), and
+ * percentiles for benchmark output.
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 
 /** Collects async cleanups; `run()` runs them in reverse order of `add()` */
@@ -154,6 +156,31 @@ export class JsonLinesChild {
     clearTimeout(timer)
     return code
   }
+}
+
+/**
+ * Path of the one peer script of the companions tests and the discovery and
+ * reconnect benchmarks: a full peer (transport, companions, discovery) in its
+ * own OS process, driven with JSON lines (its header lists the commands and
+ * what it prints). Arguments: `[repo, JSON.stringify(options)]`, both optional.
+ * It runs the workspace's built packages (peer dependencies of this one).
+ *
+ * @example
+ * ```ts
+ * const peer = new JsonLinesChild(peerProcessScript, [repo, JSON.stringify({ backoff: { initialMs: 500 } })])
+ * const ready = await peer.next('ready') // { peerId, multiaddrs, userDb }
+ * ```
+ */
+export const peerProcessScript: string = fileURLToPath(new URL('../fixtures/peer-process.mjs', import.meta.url))
+
+/** The options argument of {@link peerProcessScript} (as JSON) */
+export interface PeerProcessOptions {
+  /** `createCompanions()`'s backoff */
+  backoff?: { initialMs?: number, maxMs?: number, factor?: number, jitter?: number }
+  /** More options of `createDiscovery()` */
+  discovery?: Record<string, unknown>
+  /** `createTransport()`'s listen addresses */
+  listen?: string[]
 }
 
 /** Nearest-rank percentile, `p` in [0, 1] */
