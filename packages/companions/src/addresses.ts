@@ -60,3 +60,10 @@ export function companionMultiaddrs (nodeId: string, addresses: readonly unknown
   const seenHost = announced.filter((a) => hosts.has(hostOf(a) ?? ''))
   return [...new Set([...dialled, ...seenHost, ...announced])].slice(0, MAX_MULTIADDRS)
 }
+
+/** Whether two address lists hold the same addresses, in any order */
+export function sameAddresses (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  const sorted = [...b].sort()
+  return [...a].sort().every((v, i) => v === sorted[i])
+}

@@ -2,17 +2,20 @@ import { actorLifecycle, forwardEmitted } from '@npp/bus'
 import { nppLogger } from '@npp/transport'
 import { createActor, isMachineSnapshot, waitFor } from 'xstate'
 import { CompanionsError, CompanionsNotStartedError, InvalidCompanionsOptionError } from './errors.js'
-import { companionActorId, companionsMachine } from './machine.js'
-import type { CompanionRecord } from './actors.js'
-import type { BackoffOptions } from './machine.js'
+import { companionActorId, companionStatus } from './companion.machine.js'
+import { companionsMachine } from './companions.machine.js'
+import type { Backoff, CompanionState } from './companion.machine.js'
+import type { CompanionRecord } from './schema.js'
 import type { Startable } from '@libp2p/interface'
 import type { Bus } from '@npp/bus'
+import type { BackoffOptions } from '@npp/kit'
 import type { Logger, Transport } from '@npp/transport'
 import type { Actor, InspectionEvent, Observer } from 'xstate'
 
 /** A companion with its connection status */
 export interface CompanionStatus extends CompanionRecord {
-  status: 'online' | 'offline' | 'reconnecting'
+  /** From the companion's own actor only: `online` between its `companion:online` and `companion:offline` */
+  status: CompanionState
 }
 
 export interface CompanionsInit {
@@ -21,7 +24,7 @@ export interface CompanionsInit {
   /** A started transport */
   transport: Transport
   /** Redialling of offline companions (defaults: 1 000 ms, 30 000 ms, factor 2, jitter 0.2) */
-  backoff?: { initialMs?: number, maxMs?: number, factor?: number, jitter?: number }
+  backoff?: Partial<BackoffOptions>
   /** Debug logger (default `nppLogger('companions')`, shown with `LOG="npp:*"`) */
   logger?: Logger
   /** XState inspection observer for the machine and its children (e.g. an app's live inspector) */
@@ -45,7 +48,7 @@ export interface Companions extends Startable {
   remove(userDb: string): Promise<boolean>
 }
 
-function resolveBackoff (init: CompanionsInit['backoff'] = {}): BackoffOptions {
+function resolveBackoff (init: CompanionsInit['backoff'] = {}): Backoff {
   const backoff = { initialMs: init.initialMs ?? 1_000, maxMs: init.maxMs ?? 30_000, factor: init.factor ?? 2, jitter: init.jitter ?? 0.2 }
   if (!Number.isFinite(backoff.initialMs) || backoff.initialMs <= 0) throw new InvalidCompanionsOptionError('backoff.initialMs', backoff.initialMs, 'a number > 0')
   if (!Number.isFinite(backoff.maxMs) || backoff.maxMs < backoff.initialMs) throw new InvalidCompanionsOptionError('backoff.maxMs', backoff.maxMs, `a number >= initialMs (${backoff.initialMs})`)
@@ -55,8 +58,8 @@ function resolveBackoff (init: CompanionsInit['backoff'] = {}): BackoffOptions {
 }
 
 /**
- * Create the companions of a peer. `start()` it after the transport (and
- * before or with discovery): it loads the `companions` db and redials every
+ * Create the companions of a peer. `start()` it after the transport and the
+ * catalog, before discovery: it loads the `companions` db and redials every
  * companion that is not connected.
  */
 export function createCompanions (init: CompanionsInit): Companions {
@@ -79,27 +82,11 @@ export function createCompanions (init: CompanionsInit): Companions {
     return snapshot
   }
 
-  const connected = (peerId: string): boolean => {
-    try {
-      return init.transport.isConnected(peerId)
-    } catch {
-      return false
-    }
-  }
-
   const list = (): CompanionStatus[] => {
     const snapshot = running('list companions')
     return Object.values(snapshot.context.records).map((record) => {
-      const child = snapshot.children[companionActorId(record.userDb)]
-      const childSnapshot: unknown = child?.getSnapshot()
-      let status: CompanionStatus['status'] = 'offline'
-      if (isMachineSnapshot(childSnapshot)) {
-        const state = childSnapshot.value
-        if (state === 'online' || state === 'reconnecting') status = state
-        // a new companion being saved, or one whose connection is being checked
-        else if (state !== 'offline') status = connected(record.profile.nodeId) ? 'online' : 'reconnecting'
-      }
-      return { ...record, status }
+      const childSnapshot: unknown = snapshot.children[companionActorId(record.userDb)]?.getSnapshot()
+      return { ...record, status: companionStatus(isMachineSnapshot(childSnapshot) ? childSnapshot.value : undefined) }
     })
   }
 

@@ -1,13 +1,15 @@
-/** Base class of every error thrown by `@npp/companions`; `name` is stable, `message` says what to do */
-export class CompanionsError extends Error {
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-    this.name = new.target.name
-  }
-}
+import { NppError } from '@npp/kit'
+
+/**
+ * Base class of every error thrown by `@npp/companions`: `name` is stable (the
+ * class name), `message` says what to do, `kind` gives its meaning (HTTP status,
+ * exit code)
+ */
+export class CompanionsError extends NppError {}
 
 /** The companions API was used before `start()` finished (or after `stop()`) */
 export class CompanionsNotStartedError extends CompanionsError {
+  override readonly kind = 'not-started'
   constructor (what: string) {
     super(`Cannot ${what}: companions is not running; await companions.start() (after transport.start()) first`)
   }
@@ -15,6 +17,7 @@ export class CompanionsNotStartedError extends CompanionsError {
 
 /** An option of `createCompanions()` is out of range */
 export class InvalidCompanionsOptionError extends CompanionsError {
+  override readonly kind = 'invalid-input'
   constructor (option: string, value: unknown, expected: string) {
     super(`createCompanions(): ${option} is ${JSON.stringify(value)}; expected ${expected}`)
   }

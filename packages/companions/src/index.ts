@@ -14,24 +14,31 @@
  *
  * What a peer says about itself is not trusted: discovered profiles are
  * checked again, at most one record is kept per peer (a newer `user` db of
- * the same peer replaces the old one), and only addresses of the kinds our
- * transport dials (`/ip4|ip6/.../tcp/...[/ws]`) that end in the companion's
- * own `/p2p/<peer id>` are kept, at most 8, the ones we dialled ourselves
- * first ({@link companionMultiaddrs}). Redialling uses only those.
+ * the same peer replaces the old one, with `companion:removed` for the old
+ * one; this package is the one place that rule lives), and only addresses of
+ * the kinds our transport dials (`/ip4|ip6/.../tcp/...[/ws]`) that end in the
+ * companion's own `/p2p/<peer id>` are kept, at most 8, the ones we dialled
+ * ourselves first. Redialling uses only those.
  *
- * @example Compose companions with transport and discovery
+ * Online and offline have one source: `companion:online` and
+ * `companion:offline` from here, and `list()` shows the same status.
+ *
+ * @example Compose companions with transport, catalog and discovery
  *
  * ```ts
  * import { createBus } from '@npp/bus'
- * import { createTransport } from '@npp/transport'
- * import { createDiscovery } from '@npp/discovery'
+ * import { createCatalog } from '@npp/catalog'
  * import { createCompanions } from '@npp/companions'
+ * import { createDiscovery } from '@npp/discovery'
+ * import { createTransport } from '@npp/transport'
  *
  * const bus = createBus()
  * const transport = createTransport({ bus, repo: './alice' })
+ * const catalog = createCatalog({ bus, transport, profile: { username: 'alice' } })
  * const companions = createCompanions({ bus, transport, backoff: { initialMs: 500, maxMs: 10_000 } })
- * const discovery = createDiscovery({ bus, transport })
+ * const discovery = createDiscovery({ bus, transport, catalog })
  * await transport.start()
+ * await catalog.start()
  * await companions.start() // loads and redials the companions we had
  * await discovery.start()
  *
@@ -43,14 +50,6 @@
 
 export { createCompanions } from './companions.js'
 export type { Companions, CompanionsInit, CompanionStatus } from './companions.js'
-export { companionsMachine, companionMachine, companionActorId, backoffDelay, MAX_EARLY } from './machine.js'
-export type {
-  BackoffOptions, CompanionsContext, CompanionsEvent, CompanionsEmitted, CompanionsInput,
-  CompanionContext, CompanionEvent, CompanionInput, CompanionReport
-} from './machine.js'
-export type { CompanionRecord, CheckInput, DialInput, LoadInput, LoadOutput, StoreCommand, StoreReport, WatchAddressesInput, AddressesEvent } from './actors.js'
-export { companionMultiaddr, companionMultiaddrs, MAX_MULTIADDRS } from './addresses.js'
-export type { Observed } from './addresses.js'
-export { CompanionRecordSchema, CompanionProfileSchema, OrbitDBAddressSchema } from './schema.js'
-export type { CompanionProfile } from '@npp/bus'
-export * from './errors.js'
+export { companionsMachine } from './companions.machine.js'
+export type { CompanionRecord } from './schema.js'
+export { CompanionsError, CompanionsNotStartedError, InvalidCompanionsOptionError } from './errors.js'

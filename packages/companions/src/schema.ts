@@ -1,8 +1,6 @@
 import { OrbitDBAddressSchema } from '@npp/transport'
 import { z } from 'zod'
-
-/** An OrbitDB address in canonical form (the transport's schema, re-exported) */
-export { OrbitDBAddressSchema }
+import type { CompanionProfile } from '@npp/bus'
 
 /** A companion's profile as discovery validated it (the same bounds as discovery's `ProfileSchema`) */
 export const CompanionProfileSchema = z.object({
@@ -24,3 +22,16 @@ export const CompanionRecordSchema = z.object({
   firstSeen: z.number().int().nonnegative(),
   lastSeen: z.number().int().nonnegative()
 })
+
+/** One companion as stored in the `companions` db (key: `userDb`) */
+export interface CompanionRecord {
+  /** The companion's `user` db address: its key */
+  userDb: string
+  profile: CompanionProfile
+  /** Where it was last reachable, each with `/p2p/<peer id>`; at most 8, best first (see `companionMultiaddrs`) */
+  multiaddrs: string[]
+  /** When it was discovered first (ms since the epoch) */
+  firstSeen: number
+  /** When it was last connected (ms since the epoch) */
+  lastSeen: number
+}

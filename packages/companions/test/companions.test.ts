@@ -117,8 +117,11 @@ describe('the companions db', () => {
     expect((await a.companions.list()).map((c) => [c.userDb, c.multiaddrs])).toEqual([[good.userDb, [`/ip4/127.0.0.1/tcp/1/p2p/${nodeId}`]]])
     expect(a.companions.actor.getSnapshot().context.invalid).toBe(3)
     // the injected logger is the one companions logs to
-    expect(logger.lines.filter((l) => l[0] === 'skipping an invalid companion record under %s').map((l) => l[1]))
-      .toEqual(expect.arrayContaining(['/orbitdb/zdpuBad', pieces.address, notAnAddress]))
+    const skipped = logger.lines.filter((l) => l[0] === 'skipping an invalid companion record under %s: %s')
+    expect(skipped.map((l) => l[1])).toEqual(expect.arrayContaining(['/orbitdb/zdpuBad', pieces.address, notAnAddress]))
+    // each with the reason, in one line
+    expect(skipped.find((l) => l[1] === '/orbitdb/zdpuBad')?.[2]).toMatch(/(^|; )profile: /)
+    expect(skipped.find((l) => l[1] === pieces.address)?.[2]).toBe('stored under another key than its userDb')
   })
 })
 

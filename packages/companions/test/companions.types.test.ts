@@ -1,7 +1,8 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { createCompanions } from '../src/index.js'
-import type { CompanionProfile, CompanionRecord, Companions, CompanionsInit, CompanionStatus } from '../src/index.js'
+import type { CompanionRecord, Companions, CompanionsInit, CompanionStatus } from '../src/index.js'
 import type { Startable } from '@libp2p/interface'
+import type { CompanionProfile } from '@npp/bus'
 import type { Logger } from '@npp/transport'
 
 describe('public API types of @npp/companions', () => {

@@ -1,15 +1,23 @@
 import { createBus } from '@npp/bus'
 import { describe, expect, it } from 'vitest'
 import { SimulatedClock, createActor, fromCallback, fromPromise } from 'xstate'
-import { MAX_MULTIADDRS, backoffDelay, companionActorId, companionMachine, companionMultiaddr, companionMultiaddrs, companionsMachine } from '../src/index.js'
-import type { BackoffOptions, CheckInput, CompanionRecord, CompanionsEmitted, DialInput, LoadInput, LoadOutput, StoreCommand, StoreReport, WatchAddressesInput } from '../src/index.js'
+import { backoffDelay } from '@npp/kit'
+import { MAX_MULTIADDRS, companionMultiaddr, companionMultiaddrs } from '../src/addresses.js'
+import { companionActorId, companionMachine } from '../src/companion.machine.js'
+import { companionsMachine } from '../src/companions.machine.js'
+import type { CheckInput, DialInput, WatchAddressesInput } from '../src/companion.actors.js'
+import type { Backoff } from '../src/companion.machine.js'
+import type { LoadInput, LoadOutput, StoreCommand, StoreInput, StoreReport } from '../src/companions.actors.js'
+import type { CompanionsEmitted } from '../src/companions.machine.js'
+import type { CompanionRecord } from '../src/schema.js'
 import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 
 // Unit tests of the machines with their side effects swapped out by .provide():
 // no network, a simulated clock for the backoff delays.
 
-describe('backoffDelay', () => {
-  const options: BackoffOptions = { initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.2 }
+// companions redial on kit's schedule: attempt 0 = the first redial after going offline
+describe('backoffDelay (of @npp/kit, as companions uses it)', () => {
+  const options: Backoff = { initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.2 }
 
   it('grows by the factor from initialMs and caps at maxMs', () => {
     const noJitter = (attempt: number): number => backoffDelay(attempt, options, () => 0)
@@ -56,7 +64,7 @@ interface HarnessOptions {
   checked?: Promise<void>
 }
 
-function harness (backoff: BackoffOptions, { connected = new Set(), loaded, checked }: HarnessOptions = {}) {
+function harness (backoff: Backoff, { connected = new Set(), loaded, checked }: HarnessOptions = {}) {
   const bus = createBus()
   const clock = new SimulatedClock()
   const dials: Array<{ at: number, multiaddrs: string[] }> = []
@@ -68,7 +76,7 @@ function harness (backoff: BackoffOptions, { connected = new Set(), loaded, chec
         await loaded
         return { db: {} as KeyValueDatabase<CompanionRecord>, records: { [record.userDb]: record }, invalid: 0 }
       }),
-      store: fromCallback<StoreCommand, { db: KeyValueDatabase<CompanionRecord>, log: Logger }>(({ receive, sendBack }) => {
+      store: fromCallback<StoreCommand, StoreInput>(({ receive, sendBack }) => {
         receive((command) => {
           writes.push(command)
           const userDb = command.type === 'put' ? command.record.userDb : command.userDb

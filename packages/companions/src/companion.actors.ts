@@ -1,88 +1,11 @@
 /**
- * The side effects of companions, each an XState actor: loading and writing
- * the `companions` db, checking and dialling a companion, and watching its
- * addresses. The machines in ./machine.ts reference them by name.
+ * The side effects of one companion's machine (./companion.machine.ts), each an
+ * XState actor: checking whether its peer is connected, dialling it, and
+ * watching its addresses while it is online.
  */
-import { KeyValue, OWN_DATABASES, openOwnDatabase } from '@npp/transport'
 import { fromCallback, fromPromise } from 'xstate'
 import { companionMultiaddrs } from './addresses.js'
-import { CompanionRecordSchema } from './schema.js'
-import type { CompanionProfile } from '@npp/bus'
-import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
-
-/** One companion as stored in the `companions` db (key: `userDb`) */
-export interface CompanionRecord {
-  /** The companion's `user` db address: its key */
-  userDb: string
-  profile: CompanionProfile
-  /** Where it was last reachable, each with `/p2p/<peer id>`; at most 8, best first (see `companionMultiaddrs`) */
-  multiaddrs: string[]
-  /** When it was discovered first (ms since the epoch) */
-  firstSeen: number
-  /** When it was last connected (ms since the epoch) */
-  lastSeen: number
-}
-
-export interface LoadInput { transport: Transport, log: Logger }
-
-export interface LoadOutput {
-  db: KeyValueDatabase<CompanionRecord>
-  records: Record<string, CompanionRecord>
-  /** Stored values that failed validation (skipped) */
-  invalid: number
-}
-
-/** Open our `companions` db and read every companion back, validated (and its addresses cleaned again) */
-export const loadCompanions = fromPromise<LoadOutput, LoadInput>(async ({ input }) => {
-  const { transport, log } = input
-  const db = await openOwnDatabase(transport.orbitdb, OWN_DATABASES.companions, KeyValue<CompanionRecord>())
-  const records: Record<string, CompanionRecord> = {}
-  let invalid = 0
-  for (const { key, value } of await db.all()) {
-    const parsed = CompanionRecordSchema.safeParse(value)
-    if (parsed.success && parsed.data.userDb === key && parsed.data.profile.userDb === key) {
-      records[key] = { ...parsed.data, multiaddrs: companionMultiaddrs(parsed.data.profile.nodeId, parsed.data.multiaddrs) }
-    } else {
-      invalid++
-      log('skipping an invalid companion record under %s', key)
-    }
-  }
-  log('loaded %d companions from %s', Object.keys(records).length, db.address)
-  return { db, records, invalid }
-})
-
-/** Commands the `store` actor accepts */
-export type StoreCommand =
-  | { type: 'put', record: CompanionRecord }
-  | { type: 'del', userDb: string }
-
-/** What the `store` actor reports back: one event per command */
-export type StoreReport =
-  | { type: 'store.written', userDb: string }
-  | { type: 'store.failed', userDb: string, error: Error }
-
-/**
- * The writer of the `companions` db: applies put/del commands one after the
- * other, in the order they were sent, and reports each one.
- */
-export const store = fromCallback<StoreCommand, { db: KeyValueDatabase<CompanionRecord>, log: Logger }>(({ input, receive, sendBack }) => {
-  let chain = Promise.resolve()
-  let stopped = false
-  receive((command) => {
-    const userDb = command.type === 'put' ? command.record.userDb : command.userDb
-    chain = chain
-      .then(async () => {
-        if (command.type === 'put') await input.db.put(userDb, command.record)
-        else await input.db.del(userDb)
-        if (!stopped) sendBack({ type: 'store.written', userDb } satisfies StoreReport)
-      })
-      .catch((err: unknown) => {
-        input.log.error('writing the companions db failed: %s', (err as Error).message)
-        if (!stopped) sendBack({ type: 'store.failed', userDb, error: err instanceof Error ? err : new Error(String(err)) } satisfies StoreReport)
-      })
-  })
-  return () => { stopped = true }
-})
+import type { Logger, Transport } from '@npp/transport'
 
 export interface CheckInput {
   transport: Transport
@@ -106,6 +29,12 @@ export interface DialInput {
   timeoutMs?: number
 }
 
+/** What `dial` resolves with */
+export interface DialOutput {
+  /** Whether the companion is connected now */
+  connected: boolean
+}
+
 /**
  * Dial a companion at its stored addresses, one after the other. Resolves with
  * whether it is connected now; rejects with the last error. Only our stored
@@ -118,7 +47,7 @@ export interface DialInput {
  * would tear down the very connection that just opened. An abandoned dial
  * ends by itself within `timeoutMs`; the signal only stops further attempts.
  */
-export const dial = fromPromise<{ connected: boolean }, DialInput>(async ({ input, signal }) => {
+export const dial = fromPromise<DialOutput, DialInput>(async ({ input, signal }) => {
   const { transport, peerId } = input
   let lastError: unknown = new Error(`no stored address to dial ${peerId}; it is back when it connects to us`)
   for (const address of input.multiaddrs) {
