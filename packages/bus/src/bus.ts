@@ -1,3 +1,4 @@
+import { NppError } from '@npp/kit'
 import mittModule from 'mitt'
 import type { BusEvents } from './events.js'
 import type { Emitter, Handler } from 'mitt'
@@ -27,8 +28,8 @@ export interface Bus {
 }
 
 /** `waitFor` gave up after `timeoutMs` */
-export class BusTimeoutError extends Error {
-  override readonly name = 'BusTimeoutError'
+export class BusTimeoutError extends NppError {
+  override readonly kind = 'timeout'
   constructor (type: string, timeoutMs: number) {
     super(`No matching "${type}" event within ${timeoutMs} ms; check that the emitting package is started, or raise timeoutMs`)
   }

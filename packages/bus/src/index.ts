@@ -5,6 +5,11 @@
  * packages (`peer:connected`, `db:announced`, `companion:online`, `catalog:result`, ...)
  * is declared once in {@link BusEvents}, so a wrong payload does not compile.
  *
+ * It also holds the two seams between the bus and a package's XState machine
+ * ({@link fromBus} inbound, {@link forwardEmitted} outbound), the one
+ * `start()`/`stop()` of every machine-backed `Startable` ({@link actorLifecycle})
+ * and {@link toError}.
+ *
  * @example Listen to companions coming online in your own app
  *
  * ```ts
@@ -21,7 +26,7 @@
 
 export { createBus, BusTimeoutError } from './bus.js'
 export type { Bus, WaitForOptions } from './bus.js'
-export type { BusEvents, BusEventType, CompanionProfile, QuerySource, CatalogHit, QuerySummary, SourceOutcome } from './events.js'
+export type { BusEvents, CompanionProfile, QuerySource, CatalogHit, QuerySummary, SourceOutcome } from './events.js'
 export { fromBus, forwardEmitted } from './actors.js'
 export type { BusEvent, FromBusInput, EmitterOf } from './actors.js'
 export { actorLifecycle } from './lifecycle.js'

@@ -1,4 +1,5 @@
 import { describe, it, expect, vi } from 'vitest'
+import { NppError } from '@npp/kit'
 import { createBus, BusTimeoutError } from '../src/index.js'
 
 describe('createBus', () => {
@@ -54,7 +55,8 @@ describe('createBus', () => {
       const p = bus.waitFor('peer:connected', undefined, { timeoutMs: 50 })
       vi.advanceTimersByTime(51)
       await expect(p).rejects.toBeInstanceOf(BusTimeoutError)
-      await expect(p).rejects.toMatchObject({ name: 'BusTimeoutError' })
+      await expect(p).rejects.toMatchObject({ name: 'BusTimeoutError', kind: 'timeout', httpStatus: 504 })
+      await expect(p).rejects.toBeInstanceOf(NppError)
     } finally {
       vi.useRealTimers()
     }
