@@ -97,10 +97,7 @@ export type BusEvents = {
   /** A companion was removed by the user */
   'companion:removed': { userDb: string, peerId: string }
 
-  /** One batch of results of a distributed query */
-  'catalog:result': { queryId: string, source: QuerySource, hits: CatalogHit[] }
-  /** A distributed query ended: the merged hits (de-duplicated by hash, every source kept) and how each source ended */
-  'catalog:done': { queryId: string, summary: QuerySummary, hits: CatalogHit[], sources: SourceOutcome[] }
+  // A query's results are not broadcast: they go to its caller (`catalog.query()` yields them)
   /** A companion's catalog replica changed (first sync, or pieces arrived/changed); `invalid` counts remote pieces skipped by validation */
   'catalog:replicated': { userDb: string, peerId: string, username: string, pieces: number, invalid: number }
   /** Our own catalog changed (piece added, updated or removed, or practised) */

@@ -1,3 +1,8 @@
+/**
+ * The catalog's facade: `createCatalog()` validates every input, sends each
+ * request to the root machine (./catalog.machine.ts) and reads the answer
+ * from the child actor that runs it (a write, a query).
+ */
 import { randomInt, randomUUID } from 'node:crypto'
 import { unixfs } from '@helia/unixfs'
 import { actorLifecycle, forwardEmitted } from '@npp/bus'
@@ -5,33 +10,116 @@ import { enableLogging, nppLogger } from '@npp/transport'
 import { CID } from 'multiformats/cid'
 import { createActor, toPromise } from 'xstate'
 import { z } from 'zod'
+import { catalogMachine } from './catalog.machine.js'
 import {
   CatalogError, CatalogNotStartedError, InvalidCatalogOptionError, InvalidHashError, InvalidPieceError, InvalidProfileFieldError,
   InvalidQueryError, PieceNotFoundError, ProtectedFieldError, ScoreTooLargeError
 } from './errors.js'
-import { catalogMachine, replicaState } from './machine.js'
 import { stripUndefined } from './piece-index.js'
-import { Run } from './query-run.js'
+import { PROTECTED_PROFILE_FIELDS } from './profile.js'
+import { queryRun } from './query-run.js'
+import { replicaState } from './replica.machine.js'
 import {
   CidString, LIMITS, PieceInputSchema, PiecePatchSchema, ProfileFieldSchema, ProfileValueSchema, QueryOptionsSchema,
   StoredPieceSchema, canonicalCid
 } from './schema.js'
 import { writeActorId } from './writes.js'
-import type { ReplicaOptions } from './machine.js'
+import type { queryMachine } from './query.machine.js'
 import type { OwnStores } from './stores.js'
-import type { Catalog, CatalogInit, ReplicaInfo } from './types.js'
+import type { Piece, PieceInput, Profile, QueryOptions, QueryRun, ReplicaInfo, ReplicaOptions } from './types.js'
 import type { WriteKind, WriteOp, WriteOutput, WriteResults } from './writes.js'
+import type { Startable } from '@libp2p/interface'
+import type { Bus } from '@npp/bus'
+import type { Logger, Transport } from '@npp/transport'
+import type { Actor, ActorRefFrom, InspectionEvent, Observer } from 'xstate'
 
-/** Profile fields the system manages: companions find our catalog and check our peer id through them */
-export const PROTECTED_PROFILE_FIELDS: readonly string[] = ['pieces', 'nodeId']
+export interface CatalogInit {
+  /** The peer's bus: the catalog listens to `companion:*` and emits `catalog:changed` and `catalog:replicated` */
+  bus: Bus
+  /** A started (or starting) transport; the catalog's dbs live in its OrbitDB */
+  transport: Transport
+  /** Default `timeoutMs` of `query()` (3000) */
+  defaultQueryTimeoutMs?: number
+  /**
+   * Fields to start our profile with (a fixture), e.g. `{ username: 'clara' }`.
+   * On every start the catalog writes each required field that is missing:
+   * `username` (this one, or a random `musician-123456`) only when there is no
+   * usable one, so a name the user picked is never overwritten; `pieces` and
+   * `nodeId` always from our own pieces db and peer id (so they cannot be
+   * given here); every other field only when missing.
+   */
+  profile?: Record<string, unknown>
+  /** Debug logger (default: `nppLogger('catalog')`, shown with `LOG=npp:catalog`) */
+  logger?: Logger
+  /**
+   * How companions' catalogs are opened. A replica that could not be opened
+   * (the companion went away meanwhile) is opened again after `retryInitialMs`,
+   * doubling up to `retryMaxMs`, while the companion is online, and at once
+   * when it comes online again.
+   */
+  replicas?: {
+    /** Give up fetching a companion's pieces db after this long (30 000 ms) */
+    openTimeoutMs?: number
+    /** First wait before trying again (1 000 ms) */
+    retryInitialMs?: number
+    /** Longest wait between tries (60 000 ms) */
+    retryMaxMs?: number
+  }
+  /** XState inspection observer for the catalog's actors (queries, sources, replicas) */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
+}
+
+/**
+ * Writes (`add`, `update`, `remove`, `practise`, `addScore`, `profile.set`,
+ * `profile.delete`) run as child actors of the catalog's machine. They are
+ * accepted only while the catalog runs (else a `CatalogNotStartedError`);
+ * `stop()` waits for the writes already accepted before it closes the dbs.
+ */
+export interface Catalog extends Startable {
+  /** The root actor, for inspection; queries, their sources and companions' replicas are its children */
+  readonly actor: Actor<typeof catalogMachine>
+  /** Address of our pieces db (the `pieces` field of our profile) */
+  readonly piecesAddress: string
+  /** Address of our `user` db (our profile): what discovery announces */
+  readonly userDbAddress: string
+  /** Add a piece, or replace the one with the same hash */
+  add(piece: PieceInput): Promise<Piece>
+  get(hash: string): Promise<Piece | undefined>
+  /** Change fields of a piece; a field set to `undefined` is removed */
+  update(hash: string, patch: Partial<Omit<Piece, 'hash'>>): Promise<Piece>
+  /** True if the piece was there */
+  remove(hash: string): Promise<boolean>
+  /** Every piece, oldest first */
+  all(): Promise<Piece[]>
+  /** Pieces of one instrument (case-insensitive), oldest first */
+  byInstrument(instrument: string): Promise<Piece[]>
+  /** "New piece, please!": a uniformly random piece of our catalog (of that instrument) */
+  random(options?: { instrument?: string }): Promise<Piece | undefined>
+  /** Add a score file to IPFS (UnixFS, pinned); returns its CID string, the `hash` of a piece */
+  addScore(bytes: Uint8Array): Promise<string>
+  /** Read a score file by CID (from our blockstore or fetched from connected peers) */
+  readScore(hash: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** Count one practice session of a piece; returns the new count */
+  practise(hash: string): Promise<number>
+  practiceCount(hash: string): Promise<number>
+  /** Fields of our `user` db */
+  profile: Profile
+  /** Ask our catalog and every companion's; see {@link QueryRun} */
+  query(options?: QueryOptions): QueryRun
+  /** Companions' replicated catalogs */
+  replicas(): ReplicaInfo[]
+}
 
 /** Defaults of {@link CatalogInit.replicas} */
-export const DEFAULT_REPLICA_OPTIONS: Readonly<ReplicaOptions> = { openTimeoutMs: 30_000, retryInitialMs: 1_000, retryMaxMs: 60_000 }
+const DEFAULT_REPLICA_OPTIONS: Readonly<ReplicaOptions> = { openTimeoutMs: 30_000, retryInitialMs: 1_000, retryMaxMs: 60_000 }
 
 const Millis = z.number().int().positive().max(2 ** 31 - 1)
 const OptionsSchema = z.object({
   defaultQueryTimeoutMs: Millis.max(LIMITS.queryTimeoutMs).optional(),
-  replicas: z.object({ openTimeoutMs: Millis.optional(), retryInitialMs: Millis.optional(), retryMaxMs: Millis.optional() }).optional()
+  replicas: z.object({ openTimeoutMs: Millis.optional(), retryInitialMs: Millis.optional(), retryMaxMs: Millis.optional() }).optional(),
+  profile: z.record(ProfileFieldSchema, ProfileValueSchema)
+    .refine((profile) => !PROTECTED_PROFILE_FIELDS.some((field) => Object.hasOwn(profile, field)), `${PROTECTED_PROFILE_FIELDS.join(' and ')} are written by the catalog; leave them out`)
+    .optional()
 })
 
 function parseHash (hash: string): string {
@@ -53,24 +141,20 @@ function parseField (field: string): string {
  */
 export function createCatalog (init: CatalogInit): Catalog {
   enableLogging()
-  const options = OptionsSchema.safeParse({ defaultQueryTimeoutMs: init.defaultQueryTimeoutMs, replicas: init.replicas })
-  if (!options.success) throw new InvalidCatalogOptionError(options.error.issues)
+  const options = OptionsSchema.safeParse({ defaultQueryTimeoutMs: init.defaultQueryTimeoutMs, replicas: init.replicas, profile: init.profile })
+  if (!options.success) {
+    const hint = options.error.issues.some((i) => i.path[0] === 'profile') ? 'Profile fields are short names with JSON values' : undefined
+    throw new InvalidCatalogOptionError(options.error.issues, hint)
+  }
   const log = init.logger ?? nppLogger('catalog')
   const { transport } = init
   const replicas: ReplicaOptions = { ...DEFAULT_REPLICA_OPTIONS, ...stripUndefined(options.data.replicas ?? {}) }
   if (replicas.retryMaxMs < replicas.retryInitialMs) replicas.retryMaxMs = replicas.retryInitialMs
   const actor = createActor(catalogMachine, {
     inspect: init.inspect,
-    input: { bus: init.bus, transport, defaultQueryTimeoutMs: options.data.defaultQueryTimeoutMs ?? 3000, log, replicas }
+    input: { bus: init.bus, transport, defaultQueryTimeoutMs: options.data.defaultQueryTimeoutMs ?? 3000, log, replicas, profile: options.data.profile }
   })
   forwardEmitted(actor, init.bus)
-  const runs = new Map<string, Run>()
-  actor.on('catalog:result', (e) => { runs.get(e.queryId)?.push({ type: 'batch', queryId: e.queryId, source: e.source, hits: e.hits }) })
-  actor.on('catalog:done', (e) => {
-    log('query %s done: %o', e.queryId, e.summary)
-    runs.get(e.queryId)?.push({ type: 'done', queryId: e.queryId, summary: e.summary, hits: e.hits, sources: e.sources })
-    runs.delete(e.queryId)
-  })
   actor.start()
   const lifecycle = actorLifecycle(actor, { running: 'running' }, {
     startFailed: (cause) => cause ?? new CatalogError('The catalog failed to start'),
@@ -108,6 +192,8 @@ export function createCatalog (init: CatalogInit): Catalog {
     actor,
 
     get piecesAddress () { return stores('read the pieces address').pieces.address },
+
+    get userDbAddress () { return stores('read the user db address').user.address },
 
     async start () {
       await lifecycle.start()
@@ -220,16 +306,19 @@ export function createCatalog (init: CatalogInit): Catalog {
       if (!parsed.success) throw new InvalidQueryError(parsed.error.issues)
       stores('query')
       const { instrument, text, limit, timeoutMs } = parsed.data
-      const run = new Run(randomUUID())
-      runs.set(run.id, run)
+      const queryId = randomUUID()
       actor.send({
         type: 'query',
-        queryId: run.id,
+        queryId,
         filter: stripUndefined({ instrument, text }),
         limit,
         timeoutMs: timeoutMs ?? actor.getSnapshot().context.defaultQueryTimeoutMs,
         startedAt: performance.now()
       })
+      const child = actor.getSnapshot().children[`query-${queryId}`]
+      if (child == null) throw new CatalogNotStartedError('query')
+      const run = queryRun(queryId, child as ActorRefFrom<typeof queryMachine>)
+      run.done.then((result) => { log('query %s done: %o', queryId, result.summary) }, () => {})
       return run
     },
 

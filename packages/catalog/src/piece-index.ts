@@ -3,89 +3,11 @@
  * that reads never scan the log (`Documents.query` walks every entry: ~300 ms
  * per 1,000 documents here; a lookup in these maps takes microseconds).
  */
+import { describeIssues } from '@npp/kit'
 import { PracticeEventSchema, StoredPieceSchema } from './schema.js'
-import type { Piece } from './types.js'
-import type { Entry, Log, Operation } from '@npp/transport'
-
-/** What changed for one piece after entries were applied */
-export interface PieceChange {
-  hash: string
-  change: 'added' | 'updated' | 'removed' | 'practised'
-}
-
-/** Filter of a catalog lookup */
-export interface PieceFilter {
-  instrument?: string
-  text?: string
-}
-
-/** Something that consumes log entries, each exactly once */
-export interface EntrySink {
-  apply(entries: Array<Entry<Operation>>): PieceChange[]
-}
-
-/**
- * Feeds every entry of a log exactly once to a sink. OrbitDB emits one
- * `update` per joined head even when the join brought many entries (a
- * companion's 1,000 pieces arrive as one update), so from each new entry we
- * walk back through `next` until we reach entries we have seen: the cost is
- * proportional to what is new, not to the size of the log. Calls are
- * serialised, so the sink never sees an entry twice.
- */
-export class LogFollower {
-  private readonly seen = new Set<string>()
-  private readonly listeners = new Set<(changes: PieceChange[]) => void>()
-  private tail: Promise<unknown> = Promise.resolve()
-
-  constructor (private readonly log: Pick<Log, 'get' | 'heads'>, private readonly sink: EntrySink) {}
-
-  /** Number of entries applied so far */
-  get entries (): number { return this.seen.size }
-
-  /** Apply every unseen entry reachable from `from` (default: the log's heads) */
-  async catchUp (from?: Array<Entry<Operation>>): Promise<PieceChange[]> {
-    const run = this.tail.then(async () => await this.walk(from ?? await this.log.heads()))
-    this.tail = run.catch(() => {})
-    return await run
-  }
-
-  /** Make sure the entry `hash` (just written by us) has been applied */
-  async include (hash: string): Promise<PieceChange[]> {
-    if (this.seen.has(hash)) {
-      await this.tail
-      return []
-    }
-    const entry = await this.log.get(hash)
-    return entry == null ? [] : await this.catchUp([entry])
-  }
-
-  /** Call `listener` with the changes of every catch-up that changed something, whoever started it */
-  onChange (listener: (changes: PieceChange[]) => void): () => void {
-    this.listeners.add(listener)
-    return () => { this.listeners.delete(listener) }
-  }
-
-  /** Resolves when every catch-up started so far is done */
-  async idle (): Promise<void> { await this.tail }
-
-  private async walk (from: Array<Entry<Operation>>): Promise<PieceChange[]> {
-    const fresh: Array<Entry<Operation>> = []
-    const stack = from.filter((e) => e != null && !this.seen.has(e.hash))
-    for (const e of stack) this.seen.add(e.hash)
-    while (stack.length > 0) {
-      const entry = stack.pop()!
-      fresh.push(entry)
-      const missing = entry.next.filter((h) => !this.seen.has(h))
-      for (const h of missing) this.seen.add(h)
-      const parents = await Promise.all(missing.map(async (h) => await this.log.get(h)))
-      for (const p of parents) if (p != null) stack.push(p)
-    }
-    if (fresh.length === 0) return []
-    const changes = this.sink.apply(fresh)
-    if (changes.length > 0) for (const listener of this.listeners) listener(changes)
-    return changes
-  }
-}
+import type { EntrySink } from './log-follower.js'
+import type { Piece, PieceChange, PieceFilter } from './types.js'
+import type { Entry, Operation } from '@npp/transport'
 
 /** Last-write-wins order of OrbitDB (clock time, then clock id); the entry hash breaks the last ties */
 function isNewer (a: Entry, b: { time: number, id: string, hash: string }): boolean {
@@ -198,7 +120,7 @@ export class PieceIndex implements EntrySink {
     const value = payload.value as { hash?: unknown } | null
     if (value == null || value.hash !== payload.key) return 'the document\'s hash is not its key'
     const parsed = StoredPieceSchema.safeParse(value)
-    if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
+    if (!parsed.success) return describeIssues(parsed.error)
     if (parsed.data.hash !== payload.key) return 'the hash is not in canonical CID form'
     return { key: payload.key, piece: stripUndefined(parsed.data) }
   }

@@ -1,50 +1,29 @@
+import { pushable } from 'it-pushable'
+import { toPromise } from 'xstate'
+import { CatalogNotStartedError } from './errors.js'
+import type { QueryBatch, QueryDone, queryMachine } from './query.machine.js'
 import type { QueryEvent, QueryResult, QueryRun } from './types.js'
+import type { ActorRefFrom } from 'xstate'
 
 /**
- * The handle of one running query. Events are kept, so every iterator (and
- * one started late) sees every batch and then `done`.
+ * The {@link QueryRun} of a running query actor: its emitted batches, then
+ * its output (the `done` event), in an it-pushable that buffers them until
+ * they are read. `done` resolves with the output; it rejects only if the
+ * actor stopped before it ended (the catalog stopped under it) or failed.
  */
-export class Run implements QueryRun {
-  readonly done: Promise<QueryResult>
-  private readonly events: QueryEvent[] = []
-  private readonly wakers = new Set<() => void>()
-  private resolve!: (result: QueryResult) => void
-  private finished = false
-
-  constructor (readonly id: string) {
-    this.done = new Promise((resolve) => { this.resolve = resolve })
-  }
-
-  /** @internal */
-  push (event: QueryEvent): void {
-    if (this.finished) return
-    this.events.push(event)
-    if (event.type === 'done') {
-      this.finished = true
-      this.resolve({ summary: event.summary, hits: event.hits, sources: event.sources })
-    }
-    for (const wake of [...this.wakers]) wake()
-  }
-
-  [Symbol.asyncIterator] (): AsyncIterator<QueryEvent> {
-    let cursor = 0
-    let closed = false
-    const next = async (): Promise<IteratorResult<QueryEvent>> => {
-      while (cursor >= this.events.length) {
-        if (this.finished || closed) return { done: true, value: undefined }
-        await new Promise<void>((resolve) => {
-          const wake = (): void => { this.wakers.delete(wake); resolve() }
-          this.wakers.add(wake)
-        })
-      }
-      return { done: false, value: this.events[cursor++]! }
-    }
-    return {
-      next,
-      return: async () => {
-        closed = true
-        return { done: true, value: undefined }
-      }
-    }
-  }
+export function queryRun (id: string, query: ActorRefFrom<typeof queryMachine>): QueryRun {
+  const events = pushable<QueryEvent>({ objectMode: true })
+  const batches = query.on('batch', (batch: QueryBatch) => { events.push(batch) })
+  const done = toPromise(query).then((output: QueryDone | undefined): QueryResult => {
+    if (output == null) throw new CatalogNotStartedError('finish the query')
+    events.push(output)
+    events.end()
+    return { summary: output.summary, hits: output.hits, sources: output.sources }
+  }).catch((err: unknown) => {
+    events.end(err instanceof Error ? err : new Error(String(err)))
+    throw err
+  }).finally(() => { batches.unsubscribe() })
+  // whoever only iterates must not get an unhandled rejection from `done`
+  done.catch(() => {})
+  return { id, done, [Symbol.asyncIterator]: () => events }
 }

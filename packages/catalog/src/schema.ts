@@ -1,7 +1,8 @@
 /**
  * Schemas for everything that enters the catalog: pieces from the API, pieces
  * read from companions' dbs (untrusted), practice events, profile fields and
- * query options. zod gives us typed output plus a list of issues per field,
+ * query options. (Remote db manifests are checked by the transport's
+ * `inspectDatabase`.) zod gives us typed output plus a list of issues per field,
  * which the typed errors carry.
  */
 import { CID } from 'multiformats/cid'
@@ -87,7 +88,6 @@ export const PracticeEventSchema = z.object({
 export const ProfileFieldSchema = z.string().min(1).max(LIMITS.profileField)
 
 /** A profile value: any JSON value of at most {@link LIMITS}.profileValueBytes bytes */
-
 export const ProfileValueSchema = z.json().refine(
   (value) => new TextEncoder().encode(JSON.stringify(value)).byteLength <= LIMITS.profileValueBytes,
   `must serialize to at most ${LIMITS.profileValueBytes} bytes of JSON`
@@ -99,18 +99,6 @@ export const QueryOptionsSchema = z.strictObject({
   text: z.string().trim().min(1).max(LIMITS.queryText).optional(),
   limit: z.number().int().min(1).max(LIMITS.queryLimit).optional(),
   timeoutMs: z.number().int().min(1).max(LIMITS.queryTimeoutMs).optional()
-})
-
-/**
- * The manifest of an OrbitDB db, read from a companion's profile address
- * (untrusted: anything may be stored there). `accessController` is the
- * `/ipfs/<cid>` address of the access controller's manifest.
- */
-export const ManifestSchema = z.object({
-  name: z.string().max(1024),
-  type: z.string().min(1).max(64),
-  accessController: z.string().max(1024).regex(/^\/ipfs\/\S+$/, 'not an /ipfs/<cid> address'),
-  meta: z.unknown().optional()
 })
 
 export type StoredPiece = z.output<typeof StoredPieceSchema>

@@ -1,12 +1,14 @@
-import { Documents, Events, KeyValue, OWN_DATABASES, isValidAddress, openOwnDatabase, readManifest } from '@npp/transport'
+/**
+ * Our own dbs (pieces, profile, practice counters) and companions' pieces dbs,
+ * each with the in-memory index that answers reads and queries.
+ */
+import { Documents, Events, KeyValue, OWN_DATABASES, inspectDatabase, isValidAddress, openOwnDatabase } from '@npp/transport'
+import { raceSignal } from 'race-signal'
 import { SourceUnavailableError } from './errors.js'
-import { CounterIndex, LogFollower, PieceIndex } from './piece-index.js'
-import { ManifestSchema } from './schema.js'
+import { LogFollower } from './log-follower.js'
+import { CounterIndex, PieceIndex } from './piece-index.js'
 import type { PracticeEvent, StoredPiece } from './schema.js'
-import type { DocumentsDatabase, EventsDatabase, KeyValueDatabase, Logger, OrbitDB, Transport } from '@npp/transport'
-
-/** Name of our practice-counter db (an Events db of increments, owner-only) */
-export const PRACTICE_DB = 'practice'
+import type { DocumentsDatabase, EventsDatabase, InspectionProblem, KeyValueDatabase, Logger, OrbitDB, Transport } from '@npp/transport'
 
 /** Our own dbs and their in-memory indexes */
 export interface OwnStores {
@@ -26,7 +28,7 @@ export interface OwnStores {
 export async function openOwnStores (orbitdb: OrbitDB, log: Logger, signal?: AbortSignal): Promise<OwnStores> {
   const pieces = await openOwnDatabase(orbitdb, OWN_DATABASES.pieces, Documents<StoredPiece>({ indexBy: 'hash' }))
   const user = await openOwnDatabase(orbitdb, OWN_DATABASES.user, KeyValue())
-  const practice = await openOwnDatabase(orbitdb, PRACTICE_DB, Events<PracticeEvent>())
+  const practice = await openOwnDatabase(orbitdb, OWN_DATABASES.practice, Events<PracticeEvent>())
   signal?.throwIfAborted()
   const pieceIndex = new PieceIndex({
     onInvalid: (entry, reason) => { log('skipped entry %s of our pieces db: %s', entry.hash, reason) }
@@ -41,7 +43,7 @@ export async function openOwnStores (orbitdb: OrbitDB, log: Logger, signal?: Abo
 /**
  * Close what only the catalog uses. The pieces and user dbs stay open: the
  * OrbitDB instance hands the same db objects to every package that opens them
- * (discovery writes the profile), and the transport closes them when it stops.
+ * (discovery announces the profile), and the transport closes them when it stops.
  */
 export async function closeOwnStores (stores: OwnStores): Promise<void> {
   await stores.practiceFollower.idle()
@@ -64,33 +66,26 @@ export interface OpenReplicaOptions {
   timeoutMs?: number
 }
 
-function describeIssues (issues: ReadonlyArray<{ path: PropertyKey[], message: string }>): string {
-  return issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ')
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts */
-async function raceAbort<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal == null) return await promise
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_resolve, reject) => {
-        onAbort = () => { reject(signal.reason) }
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
-    ])
-  } finally {
-    if (onAbort != null) signal.removeEventListener('abort', onAbort)
-  }
+/**
+ * The reason of a {@link SourceUnavailableError} for each problem the
+ * transport's `inspectDatabase` finds: `invalid-manifest` and `not-a-catalog`
+ * are permanent (opening the same address again cannot help); `no-manifest`
+ * (nothing could be fetched: the companion went away) is tried again.
+ */
+const INSPECTION_REASONS: Readonly<Record<InspectionProblem, string>> = {
+  'no-manifest': 'no-manifest',
+  'unreadable-access': 'no-manifest',
+  'bad-manifest': 'invalid-manifest',
+  'wrong-type': 'not-a-catalog',
+  'bad-access': 'not-a-catalog'
 }
 
 /**
  * Open a companion's pieces db by address (with `indexBy` again, or its index
- * falls back to `_id`). The manifest at the address is untrusted: it is
- * validated before anything is opened. Fails with a {@link SourceUnavailableError}
- * whose `reason` is `invalid-address`, `invalid-manifest`, `not-a-catalog` or
+ * falls back to `_id`). The manifests at the address are untrusted: they are
+ * inspected (a documents db, written only by its owner) before anything is
+ * opened. Fails with a {@link SourceUnavailableError} whose `reason` is
+ * `invalid-address`, `invalid-manifest`, `not-a-catalog`, `no-manifest` or
  * `open-timeout`.
  */
 export async function openReplicaStore (transport: Pick<Transport, 'orbitdb' | 'helia'>, address: string, options: OpenReplicaOptions): Promise<ReplicaStore> {
@@ -104,31 +99,17 @@ export async function openReplicaStore (transport: Pick<Transport, 'orbitdb' | '
     }
     throw err
   }
-  // Opening with `Database: Documents` would accept any db type: check the manifest first
-  let raw: unknown
-  try {
-    raw = await readManifest(transport.helia, address, { signal })
-  } catch (err) {
-    if (signal?.aborted === true) timedOut(err)
-    // the block is there but is not dag-cbor (anything else, e.g. a stopped node, goes up as it is)
-    if (!/decode/i.test((err as Error | undefined)?.message ?? '')) throw err
-    throw new SourceUnavailableError('invalid-manifest', `${address} does not point to an OrbitDB manifest (${(err as Error).message})`, { cause: err })
-  }
-  const manifest = ManifestSchema.safeParse(raw)
-  if (!manifest.success) {
-    throw new SourceUnavailableError('invalid-manifest', `${address} does not point to a valid OrbitDB manifest (${describeIssues(manifest.error.issues)})`)
-  }
-  if (manifest.data.type !== 'documents') {
-    throw new SourceUnavailableError('not-a-catalog', `${address} is a ${manifest.data.type} db, not a pieces (documents) db`)
-  }
+  // Opening with `Database: Documents` would accept any db type: inspect the manifests first
+  const inspection = await inspectDatabase(transport.helia, address, { type: 'documents', signal }).catch(timedOut)
+  if (!inspection.ok) throw new SourceUnavailableError(INSPECTION_REASONS[inspection.problem], inspection.detail)
   // Not syncing yet: the replica's follower attaches its listeners first, then starts the sync,
   // so the first `join` (which tells us the replica caught up) cannot be missed.
   const opening = transport.orbitdb.open(address, { Database: Documents<StoredPiece>({ indexBy: 'hash' }), sync: false, signal })
-  // OrbitDB takes no signal past the manifest and may go on fetching (the access
-  // controller's manifest): stop waiting when the signal aborts. Should the db still
-  // open, OrbitDB keeps it and hands that instance to the next attempt (and the
-  // transport closes it when it stops); closing it here could close it under that attempt.
-  const db = await raceAbort(opening, signal).catch(timedOut)
+  // OrbitDB takes no signal past the manifest and may go on fetching: stop waiting when
+  // the signal aborts. Should the db still open, OrbitDB keeps it and hands that instance
+  // to the next attempt (and the transport closes it when it stops); closing it here
+  // could close it under that attempt.
+  const db = await raceSignal(opening, signal).catch(timedOut)
   const index = new PieceIndex({
     onInvalid: (entry, reason) => { log('skipped entry %s of %s: %s', entry.hash, address, reason) }
   })

@@ -1,8 +1,8 @@
-import type { catalogMachine } from './machine.js'
-import type { Startable } from '@libp2p/interface'
-import type { Bus, CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
-import type { Logger, Transport } from '@npp/transport'
-import type { Actor, InspectionEvent, Observer } from 'xstate'
+/**
+ * The catalog's data types: pieces, queries and their events, replicas and
+ * the profile. (The `Catalog` itself and its init are in ./catalog.ts.)
+ */
+import type { CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
 
 /** A piece of sheet music in a catalog */
 export interface Piece {
@@ -19,31 +19,16 @@ export interface Piece {
 /** What `add()` takes: `addedAt` defaults to now */
 export type PieceInput = Omit<Piece, 'addedAt'> & { addedAt?: number }
 
-export interface CatalogInit {
-  /** The peer's bus: the catalog listens to `companion:*` and emits `catalog:*` */
-  bus: Bus
-  /** A started (or starting) transport; the catalog's dbs live in its OrbitDB */
-  transport: Transport
-  /** Default `timeoutMs` of `query()` (3000) */
-  defaultQueryTimeoutMs?: number
-  /** Debug logger (default: `nppLogger('catalog')`, shown with `LOG=npp:catalog`) */
-  logger?: Logger
-  /**
-   * How companions' catalogs are opened. A replica that could not be opened
-   * (the companion went away meanwhile) is opened again after `retryInitialMs`,
-   * doubling up to `retryMaxMs`, while the companion is online, and at once
-   * when it comes online again.
-   */
-  replicas?: {
-    /** Give up fetching a companion's pieces db after this long (30 000 ms) */
-    openTimeoutMs?: number
-    /** First wait before trying again (1 000 ms) */
-    retryInitialMs?: number
-    /** Longest wait between tries (60 000 ms) */
-    retryMaxMs?: number
-  }
-  /** XState inspection observer for the catalog's actors (queries, sources, replicas) */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
+/** What changed for one piece of our catalog (the payload of `catalog:changed`) */
+export interface PieceChange {
+  hash: string
+  change: 'added' | 'updated' | 'removed' | 'practised'
+}
+
+/** Filter of a catalog lookup */
+export interface PieceFilter {
+  instrument?: string
+  text?: string
 }
 
 export interface QueryOptions {
@@ -57,8 +42,21 @@ export interface QueryOptions {
   timeoutMs?: number
 }
 
+/**
+ * What a distributed query reports, in order: one `batch` per source that
+ * answered (as it answers), then one `done`. The query machine emits the
+ * batches and outputs the `done`; `catalog.query()` yields all of them, and
+ * the app streams them as they are (one JSON line each).
+ */
 export type QueryEvent =
-  | { type: 'batch', queryId: string, source: QuerySource, hits: CatalogHit[] }
+  | {
+    type: 'batch'
+    queryId: string
+    /** Who answered */
+    source: QuerySource
+    /** Its matching pieces, each with this one source */
+    hits: CatalogHit[]
+  }
   | {
     type: 'done'
     queryId: string
@@ -69,16 +67,38 @@ export type QueryEvent =
     sources: SourceOutcome[]
   }
 
+/** The end of a query: its `done` event without `type` and `queryId` */
 export interface QueryResult {
   summary: QuerySummary
   hits: CatalogHit[]
   sources: SourceOutcome[]
 }
 
-/** A running distributed query: iterate it for batches as they arrive, or await `done` */
+/**
+ * A running distributed query: iterate it (once) for its {@link QueryEvent}s
+ * as they arrive, or await `done`. Events are buffered until they are read,
+ * so an iteration started late still sees every batch and then `done`.
+ */
 export interface QueryRun extends AsyncIterable<QueryEvent> {
   readonly id: string
   readonly done: Promise<QueryResult>
+}
+
+/** A source of a query: our catalog or one companion's */
+export interface SourceHandle {
+  source: QuerySource
+  /** Resolve with the matching pieces once the source can answer; reject with a `SourceUnavailableError` */
+  answer(filter: PieceFilter, signal: AbortSignal): Promise<Piece[]>
+}
+
+/** How a companion's catalog (a replica) is opened and opened again */
+export interface ReplicaOptions {
+  /** Give up fetching a companion's db after this long, and try again later (ms) */
+  openTimeoutMs: number
+  /** First wait before opening a failed replica again while its companion is online (ms); doubles each time */
+  retryInitialMs: number
+  /** Longest wait between two attempts (ms) */
+  retryMaxMs: number
 }
 
 /** A companion's replicated catalog, as the catalog sees it */
@@ -97,49 +117,12 @@ export interface ReplicaInfo {
   online: boolean
 }
 
+/** Our profile: the fields of our `user` db */
 export interface Profile {
   get(field: string): Promise<unknown>
-  /** Refuses `pieces` and `nodeId` with a {@link ProtectedFieldError} */
+  /** Refuses `pieces` and `nodeId` with a `ProtectedFieldError` */
   set(field: string, value: unknown): Promise<void>
+  /** Refuses `pieces` and `nodeId`; a deleted `username` is written again (a random one) on the next start */
   delete(field: string): Promise<void>
   all(): Promise<Record<string, unknown>>
-}
-
-/**
- * Writes (`add`, `update`, `remove`, `practise`, `addScore`, `profile.set`,
- * `profile.delete`) run as child actors of the catalog's machine. They are
- * accepted only while the catalog runs (else a `CatalogNotStartedError`);
- * `stop()` waits for the writes already accepted before it closes the dbs.
- */
-export interface Catalog extends Startable {
-  /** The root actor, for inspection; queries, their sources and companions' replicas are its children */
-  readonly actor: Actor<typeof catalogMachine>
-  /** Address of our pieces db (the `pieces` field of our profile) */
-  readonly piecesAddress: string
-  /** Add a piece, or replace the one with the same hash */
-  add(piece: PieceInput): Promise<Piece>
-  get(hash: string): Promise<Piece | undefined>
-  /** Change fields of a piece; a field set to `undefined` is removed */
-  update(hash: string, patch: Partial<Omit<Piece, 'hash'>>): Promise<Piece>
-  /** True if the piece was there */
-  remove(hash: string): Promise<boolean>
-  /** Every piece, oldest first */
-  all(): Promise<Piece[]>
-  /** Pieces of one instrument (case-insensitive), oldest first */
-  byInstrument(instrument: string): Promise<Piece[]>
-  /** "New piece, please!": a uniformly random piece of our catalog (of that instrument) */
-  random(options?: { instrument?: string }): Promise<Piece | undefined>
-  /** Add a score file to IPFS (UnixFS, pinned); returns its CID string, the `hash` of a piece */
-  addScore(bytes: Uint8Array): Promise<string>
-  /** Read a score file by CID (from our blockstore or fetched from connected peers) */
-  readScore(hash: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>
-  /** Count one practice session of a piece; returns the new count */
-  practise(hash: string): Promise<number>
-  practiceCount(hash: string): Promise<number>
-  /** Fields of our `user` db */
-  profile: Profile
-  /** Ask our catalog and every companion's; see {@link QueryRun} */
-  query(options?: QueryOptions): QueryRun
-  /** Companions' replicated catalogs */
-  replicas(): ReplicaInfo[]
 }

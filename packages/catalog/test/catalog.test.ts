@@ -66,13 +66,12 @@ describe('our catalog on one peer', () => {
     expect(await me.catalog.all()).toEqual([{ hash, instrument: 'flute', addedAt: expect.any(Number) }])
   })
 
-  it('reads and writes profile fields but never the system fields, and invents no profile', async () => {
+  it('writes the required profile fields on start, and reads and writes the others but never the system fields', async () => {
     const me = await startPeer('profile')
-    expect(await me.catalog.profile.all()).toEqual({})
-    // what discovery writes on first start
+    // what the catalog writes on first start: a random username, our pieces db, our peer id
+    expect(await me.catalog.profile.all()).toEqual({ username: expect.stringMatching(/^musician-\d{6}$/), pieces: me.catalog.piecesAddress, nodeId: me.transport.peerId })
     const user = await openOwnDatabase(me.transport.orbitdb, OWN_DATABASES.user, KeyValue())
-    await user.put('pieces', me.catalog.piecesAddress)
-    await user.put('nodeId', me.transport.peerId)
+    expect(me.catalog.userDbAddress).toBe(user.address)
 
     await me.catalog.profile.set('username', 'clara')
     await me.catalog.profile.set('instruments', ['piano', 'violin'])

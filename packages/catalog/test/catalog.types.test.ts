@@ -1,5 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import type { Catalog, CatalogHit, CatalogInit, Piece, QueryEvent, QueryRun, QuerySummary, SourceOutcome, WriteResults } from '../src/index.js'
+import type { Catalog, CatalogHit, CatalogInit, Piece, QueryEvent, QueryRun, QuerySummary, SourceOutcome } from '../src/index.js'
+import type { WriteResults } from '../src/writes.js'
 import type { BusEvents } from '@npp/bus'
 import type { Logger } from '@npp/transport'
 
@@ -18,7 +19,12 @@ describe('public types of @npp/catalog', () => {
       void catalog.query({ composer: 'Bach' })
       expectTypeOf<Extract<QueryEvent, { type: 'done' }>['summary']>().toEqualTypeOf<QuerySummary>()
       expectTypeOf<Extract<QueryEvent, { type: 'batch' }>['hits']>().toEqualTypeOf<CatalogHit[]>()
-      expectTypeOf<BusEvents['catalog:done']['sources']>().toEqualTypeOf<SourceOutcome[]>()
+      expectTypeOf<Extract<QueryEvent, { type: 'done' }>['sources']>().toEqualTypeOf<SourceOutcome[]>()
+      expectTypeOf<QueryEvent['type']>().toEqualTypeOf<'batch' | 'done'>()
+      // a query's results go to its caller, not to the bus
+      expectTypeOf<'catalog:result' | 'catalog:done'>().not.toExtend<keyof BusEvents>()
+      expectTypeOf(catalog.userDbAddress).toBeString()
+      expectTypeOf<CatalogInit['profile']>().toEqualTypeOf<Record<string, unknown> | undefined>()
       expectTypeOf(catalog.practise('bafy...')).resolves.toBeNumber()
       expectTypeOf<CatalogInit['logger']>().toEqualTypeOf<Logger | undefined>()
       expectTypeOf<WriteResults['piece.del']>().toEqualTypeOf<boolean>()

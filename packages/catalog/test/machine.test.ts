@@ -1,32 +1,21 @@
 import { describe, expect, it } from 'vitest'
-import { createActor, sendTo, setup, waitFor } from 'xstate'
+import { createActor, toPromise } from 'xstate'
 import { SourceUnavailableError, queryMachine } from '../src/index.js'
-import type { Piece, SourceHandle } from '../src/index.js'
-import type { CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
+import type { Piece, QueryEvent, SourceHandle } from '../src/index.js'
+import type { QuerySource } from '@npp/bus'
 
 const piece = (hash: string, title: string): Piece => ({ hash, instrument: 'violin', title, addedAt: 0 })
 const source = (name: string): QuerySource => ({ kind: name === 'me' ? 'local' : 'companion', username: name, peerId: `peer-${name}` })
 
-type Report = { type: 'query.batch', source: QuerySource, hits: CatalogHit[] } | { type: 'query.done', summary: QuerySummary, hits: CatalogHit[], sources: SourceOutcome[] }
-
-/** Run a query over these sources inside a parent that records what the query reports */
-async function runQuery (handles: SourceHandle[], options: { limit?: number, timeoutMs?: number } = {}): Promise<Report[]> {
-  const reports: Report[] = []
-  const parent = setup({ types: { events: {} as Report }, actors: { query: queryMachine } }).createMachine({
-    invoke: {
-      src: 'query',
-      input: ({ self }) => ({ parent: self, queryId: 'q', filter: {}, limit: options.limit, timeoutMs: options.timeoutMs ?? 200, handles, startedAt: performance.now() })
-    },
-    on: {
-      'query.batch': { actions: ({ event }) => { reports.push(event) } },
-      'query.done': { actions: ({ event }) => { reports.push(event) }, target: '.done' }
-    },
-    initial: 'running',
-    states: { running: {}, done: {} }
+/** Run a query over these sources; its emitted batches, then its output (the done event) */
+async function runQuery (handles: SourceHandle[], options: { limit?: number, timeoutMs?: number } = {}): Promise<QueryEvent[]> {
+  const reports: QueryEvent[] = []
+  const actor = createActor(queryMachine, {
+    input: { queryId: 'q', filter: {}, limit: options.limit, timeoutMs: options.timeoutMs ?? 200, handles, startedAt: performance.now() }
   })
-  const actor = createActor(parent).start()
-  await waitFor(actor, (s) => s.matches('done'))
-  actor.stop()
+  actor.on('batch', (batch) => { reports.push(batch) })
+  actor.start()
+  reports.push(await toPromise(actor))
   return reports
 }
 
@@ -36,9 +25,10 @@ describe('queryMachine', () => {
       { source: source('me'), answer: async () => [piece('h1', 'B'), piece('h2', 'a')] },
       { source: source('bob'), answer: async () => [piece('h1', 'B'), piece('h3', 'C')] }
     ], { limit: 2 })
-    expect(reports.filter((r) => r.type === 'query.batch').map((r) => r.source.username)).toEqual(['me', 'bob'])
+    expect(reports.filter((r) => r.type === 'batch').map((r) => r.source.username)).toEqual(['me', 'bob'])
+    expect(reports.map((r) => r.queryId)).toEqual(['q', 'q', 'q'])
     const done = reports.at(-1)!
-    if (done.type !== 'query.done') throw new Error('no done')
+    if (done.type !== 'done') throw new Error('no done')
     expect(done.summary).toEqual({ answered: 2, timedOut: 0, failed: 0, total: 3 })
     expect(done.hits.map((h) => [h.hash, h.sources.map((s) => s.username)])).toEqual([['h2', ['me']], ['h1', ['me', 'bob']]])
   })
@@ -51,7 +41,7 @@ describe('queryMachine', () => {
     const broken: SourceHandle = { source: source('gone'), answer: async () => { throw new SourceUnavailableError('offline', 'not connected') } }
     const reports = await runQuery([{ source: source('me'), answer: async () => [piece('h1', 'x')] }, never, broken], { timeoutMs: 50 })
     const done = reports.at(-1)!
-    if (done.type !== 'query.done') throw new Error('no done')
+    if (done.type !== 'done') throw new Error('no done')
     expect(done.summary).toEqual({ answered: 1, timedOut: 1, failed: 1, total: 1 })
     expect(done.sources.map((s) => [s.source.username, s.status, s.reason])).toEqual([
       ['me', 'answered', undefined], ['gone', 'failed', 'offline'], ['slow', 'timedOut', 'timeout']
@@ -59,16 +49,9 @@ describe('queryMachine', () => {
   })
 
   it('ends every pending source as failed ("stopped") when aborted', async () => {
-    const reports: Report[] = []
     const pending: SourceHandle = { source: source('slow'), answer: async () => await new Promise<Piece[]>(() => {}) }
-    const parent = setup({ types: { events: {} as Report | { type: 'abort' } }, actors: { query: queryMachine } }).createMachine({
-      invoke: { id: 'q', src: 'query', input: ({ self }) => ({ parent: self, queryId: 'q', filter: {}, limit: undefined, timeoutMs: 60_000, handles: [pending], startedAt: 0 }) },
-      on: { 'query.done': { actions: ({ event }) => { reports.push(event) } }, abort: { actions: sendTo('q', { type: 'abort' }) } }
-    })
-    const actor = createActor(parent).start()
+    const actor = createActor(queryMachine, { input: { queryId: 'q', filter: {}, limit: undefined, timeoutMs: 60_000, handles: [pending], startedAt: 0 } }).start()
     actor.send({ type: 'abort' })
-    await waitFor(actor, () => reports.length > 0)
-    actor.stop()
-    expect(reports[0]).toMatchObject({ summary: { answered: 0, timedOut: 0, failed: 1, total: 0 }, sources: [{ status: 'failed', reason: 'stopped' }] })
+    expect(await toPromise(actor)).toMatchObject({ type: 'done', summary: { answered: 0, timedOut: 0, failed: 1, total: 0 }, sources: [{ status: 'failed', reason: 'stopped' }] })
   })
 })

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from 'xstate'
 import { cidOf, next, profileOf, runCleanups, startPeer } from './helpers.js'
 import type { TestPeer } from './helpers.js'
-import type { ReplicaRef } from '../src/index.js'
+import type { ReplicaRef } from '../src/replica.machine.js'
 import type { CompanionProfile } from '@npp/bus'
 
 afterEach(runCleanups)

@@ -1,0 +1,76 @@
+/**
+ * Feeding an OrbitDB log's entries, each exactly once, to an in-memory index
+ * (see ./piece-index.ts), so that reads never scan the log.
+ */
+import PQueue from 'p-queue'
+import type { PieceChange } from './types.js'
+import type { Entry, Log, Operation } from '@npp/transport'
+
+/** Something that consumes log entries, each exactly once */
+export interface EntrySink {
+  apply(entries: Array<Entry<Operation>>): PieceChange[]
+}
+
+const noop = async (): Promise<void> => {}
+
+/**
+ * Feeds every entry of a log exactly once to a sink. OrbitDB emits one
+ * `update` per joined head even when the join brought many entries (a
+ * companion's 1,000 pieces arrive as one update), so from each new entry we
+ * walk back through `next` until we reach entries we have seen: the cost is
+ * proportional to what is new, not to the size of the log. Walks run one at
+ * a time (a p-queue of concurrency 1), so the sink never sees an entry twice.
+ */
+export class LogFollower {
+  private readonly seen = new Set<string>()
+  private readonly listeners = new Set<(changes: PieceChange[]) => void>()
+  private readonly queue = new PQueue({ concurrency: 1 })
+
+  constructor (private readonly log: Pick<Log, 'get' | 'heads'>, private readonly sink: EntrySink) {}
+
+  /** Number of entries applied so far */
+  get entries (): number { return this.seen.size }
+
+  /** Apply every unseen entry reachable from `from` (default: the log's heads) */
+  async catchUp (from?: Array<Entry<Operation>>): Promise<PieceChange[]> {
+    return await this.queue.add(async () => await this.walk(from ?? await this.log.heads()))
+  }
+
+  /** Make sure the entry `hash` (just written by us) has been applied */
+  async include (hash: string): Promise<PieceChange[]> {
+    if (this.seen.has(hash)) {
+      // seen when its walk started: wait for that walk to end
+      await this.idle()
+      return []
+    }
+    const entry = await this.log.get(hash)
+    return entry == null ? [] : await this.catchUp([entry])
+  }
+
+  /** Call `listener` with the changes of every catch-up that changed something, whoever started it */
+  onChange (listener: (changes: PieceChange[]) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  /** Resolves when every catch-up started so far is done (not waiting for later ones) */
+  async idle (): Promise<void> { await this.queue.add(noop) }
+
+  private async walk (from: Array<Entry<Operation>>): Promise<PieceChange[]> {
+    const fresh: Array<Entry<Operation>> = []
+    const stack = from.filter((e) => e != null && !this.seen.has(e.hash))
+    for (const e of stack) this.seen.add(e.hash)
+    while (stack.length > 0) {
+      const entry = stack.pop()!
+      fresh.push(entry)
+      const missing = entry.next.filter((h) => !this.seen.has(h))
+      for (const h of missing) this.seen.add(h)
+      const parents = await Promise.all(missing.map(async (h) => await this.log.get(h)))
+      for (const p of parents) if (p != null) stack.push(p)
+    }
+    if (fresh.length === 0) return []
+    const changes = this.sink.apply(fresh)
+    if (changes.length > 0) for (const listener of this.listeners) listener(changes)
+    return changes
+  }
+}

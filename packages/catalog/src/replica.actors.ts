@@ -1,0 +1,59 @@
+/**
+ * The side effects of a companion's replica (see ./replica.machine.ts):
+ * opening the companion's pieces db, following its entries, closing it.
+ */
+import { toError } from '@npp/bus'
+import { fromCallback, fromPromise } from 'xstate'
+import { openReplicaStore } from './stores.js'
+import type { ReplicaStore } from './stores.js'
+import type { Entry, Logger, Operation, Transport } from '@npp/transport'
+
+/** What the follower of a replica reports */
+export type ReplicaFollowerEvent =
+  | { type: 'replica.loaded', hasData: boolean, size: number, invalid: number }
+  | { type: 'replica.synced', size: number, invalid: number }
+  | { type: 'replica.changed', size: number, invalid: number }
+  | { type: 'replica.error', error: Error }
+
+export interface OpenReplicaInput {
+  transport: Transport
+  address: string
+  timeoutMs: number
+  log: Logger
+}
+
+/** Open the companion's pieces db (validated first, see `openReplicaStore`) */
+export const openReplica = fromPromise<ReplicaStore, OpenReplicaInput>(async ({ input, signal }) =>
+  await openReplicaStore(input.transport, input.address, { log: input.log, signal, timeoutMs: input.timeoutMs }))
+
+/** Feeds the index from the db's `update` events; a `join` means we synced with a peer */
+export const followReplica = fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ input, sendBack }) => {
+  const { db, follower, index } = input.store
+  const counts = (): { size: number, invalid: number } => ({ size: index.size, invalid: index.invalid })
+  const fail = (err: unknown): void => { sendBack({ type: 'replica.error', error: toError(err) }) }
+  const offChange = follower.onChange(() => { sendBack({ type: 'replica.changed', ...counts() }) })
+  const onUpdate = (entry: Entry<Operation>): void => { follower.catchUp([entry]).catch(fail) }
+  const onJoin = (_peer: unknown, heads: Array<Entry<Operation>>): void => {
+    follower.catchUp(heads).then(() => { sendBack({ type: 'replica.synced', ...counts() }) }, fail)
+  }
+  db.events.on('update', onUpdate)
+  db.events.on('join', onJoin)
+  // Whatever is stored locally (an earlier session's replica), then start
+  // exchanging heads (the db was opened with `sync: false`)
+  follower.catchUp().then(() => {
+    sendBack({ type: 'replica.loaded', hasData: follower.entries > 0, ...counts() })
+    return db.sync.start()
+  }).catch(fail)
+  return () => {
+    offChange()
+    db.events.off('update', onUpdate)
+    db.events.off('join', onJoin)
+  }
+})
+
+/** Close the db once the follower is done with it (nothing to do if it never opened) */
+export const closeReplica = fromPromise<void, { store: ReplicaStore | undefined }>(async ({ input }) => {
+  if (input.store == null) return
+  await input.store.follower.idle()
+  await input.store.db.close()
+})

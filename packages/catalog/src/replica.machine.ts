@@ -1,0 +1,203 @@
+/**
+ * One companion's replicated catalog (`replica-<peer id>`): opens the
+ * companion's pieces db, keeps it replicated and its index up to date, and
+ * opens it again after a failure (with backoff while the companion is
+ * online, and at once when it comes online).
+ */
+import { toError } from '@npp/bus'
+import { backoffDelay } from '@npp/kit'
+import { assign, sendParent, setup } from 'xstate'
+import { failureReason } from './errors.js'
+import { closeReplica, followReplica, openReplica } from './replica.actors.js'
+import type { ReplicaFollowerEvent } from './replica.actors.js'
+import type { ReplicaStore } from './stores.js'
+import type { ReplicaOptions } from './types.js'
+import type { CompanionProfile } from '@npp/bus'
+import type { Logger, Transport } from '@npp/transport'
+import type { ActorRefFrom } from 'xstate'
+
+export interface ReplicaInput {
+  profile: CompanionProfile
+  transport: Transport
+  log: Logger
+  /** Whether the companion is online now; the catalog sends `online`/`offline` as it changes */
+  online: boolean
+  options: ReplicaOptions
+}
+
+export interface ReplicaContext extends ReplicaInput {
+  store: ReplicaStore | undefined
+  size: number
+  invalid: number
+  /** Reason code when failed */
+  reason: string | undefined
+  error: Error | undefined
+  /** Failed attempts since the replica was last ready */
+  attempts: number
+}
+
+export type ReplicaMachineEvent =
+  | { type: 'close' }
+  /** The companion is online (again): a failed replica is opened again at once */
+  | { type: 'online' }
+  | { type: 'offline' }
+  /** Open a failed replica again now */
+  | { type: 'retry' }
+  | ReplicaFollowerEvent
+
+/** What a replica reports to its parent (the catalog, which emits `catalog:replicated`) */
+export interface ReplicaReport {
+  type: 'replica.updated'
+  userDb: string
+  peerId: string
+  username: string
+  pieces: number
+  invalid: number
+}
+
+/**
+ * Failures that opening the same address again cannot fix (a new address in
+ * the companion's profile replaces the replica instead)
+ */
+export const PERMANENT_REPLICA_FAILURES: readonly string[] = ['invalid-address', 'invalid-manifest', 'not-a-catalog']
+
+const retryable = (context: ReplicaContext): boolean => !PERMANENT_REPLICA_FAILURES.includes(context.reason ?? '')
+
+export const replicaMachine = setup({
+  types: {
+    context: {} as ReplicaContext,
+    input: {} as ReplicaInput,
+    events: {} as ReplicaMachineEvent
+  },
+  actors: { openReplica, followReplica, closeReplica },
+  actions: {
+    setOnline: assign({ online: true }),
+    setOffline: assign({ online: false }),
+    keepStore: assign((_, store: ReplicaStore) => ({ store })),
+    forgetStore: assign({ store: undefined }),
+    /** An attempt failed: why, and one more failed attempt */
+    recordFailure: assign(({ context }, failure: { reason: string, error: Error }) => ({ ...failure, attempts: context.attempts + 1 })),
+    /** Ready: the failures are over */
+    clearFailures: assign({ attempts: 0, reason: undefined, error: undefined }),
+    /** Keep the size and invalid count the follower reported */
+    counts: assign(({ event }) => 'size' in event ? { size: event.size, invalid: event.invalid } : {}),
+    /** Tell the catalog what the replica holds */
+    report: sendParent(({ context }): ReplicaReport => ({
+      type: 'replica.updated',
+      userDb: context.profile.userDb,
+      peerId: context.profile.nodeId,
+      username: context.profile.username,
+      pieces: context.size,
+      invalid: context.invalid
+    }))
+  },
+  guards: {
+    hasData: ({ event }) => event.type === 'replica.loaded' && event.hasData,
+    retryable: ({ context }) => retryable(context),
+    retryNow: ({ context }) => context.online && retryable(context)
+  },
+  delays: {
+    /** Exponential backoff: retryInitialMs, twice that, ... at most retryMaxMs */
+    retryDelay: ({ context }) => backoffDelay(context.attempts - 1, { initialMs: context.options.retryInitialMs, maxMs: context.options.retryMaxMs })
+  }
+}).createMachine({
+  id: 'replica',
+  context: ({ input }) => ({ ...input, store: undefined, size: 0, invalid: 0, reason: undefined, error: undefined, attempts: 0 }),
+  initial: 'opening',
+  on: {
+    online: { actions: 'setOnline' },
+    offline: { actions: 'setOffline' }
+  },
+  states: {
+    opening: {
+      invoke: {
+        src: 'openReplica',
+        input: ({ context }) => ({ transport: context.transport, address: context.profile.pieces, timeoutMs: context.options.openTimeoutMs, log: context.log }),
+        onDone: { target: 'open', actions: { type: 'keepStore', params: ({ event }) => event.output } },
+        onError: {
+          target: 'failed',
+          actions: { type: 'recordFailure', params: ({ event }) => ({ reason: failureReason(event.error), error: toError(event.error) }) }
+        }
+      },
+      on: { close: 'closed' }
+    },
+    open: {
+      invoke: { src: 'followReplica', input: ({ context }) => ({ store: context.store! }) },
+      initial: 'loading',
+      on: {
+        close: 'closing',
+        'replica.changed': { actions: 'counts' },
+        'replica.error': {
+          target: 'failed',
+          actions: { type: 'recordFailure', params: ({ event }) => ({ reason: 'replication-error', error: event.error }) }
+        }
+      },
+      states: {
+        loading: {
+          on: {
+            'replica.loaded': [
+              { guard: 'hasData', target: 'ready', actions: 'counts' },
+              { target: 'waiting', actions: 'counts' }
+            ]
+          }
+        },
+        /** Nothing stored locally yet: wait for the first sync with a peer that has the db */
+        waiting: {
+          on: {
+            'replica.synced': { target: 'ready', actions: 'counts' }
+          }
+        },
+        /** Queries are answered from the index */
+        ready: {
+          entry: ['report', 'clearFailures'],
+          on: {
+            'replica.changed': { actions: ['counts', 'report'] },
+            'replica.synced': { actions: ['counts', 'report'] }
+          }
+        }
+      }
+    },
+    closing: {
+      invoke: {
+        src: 'closeReplica',
+        input: ({ context }) => ({ store: context.store }),
+        onDone: 'closed',
+        onError: 'closed'
+      }
+    },
+    /**
+     * Could not open or replicate. Unless the failure is permanent, it is opened
+     * again after a backoff while the companion is online, and at once when the
+     * companion comes online (again).
+     */
+    failed: {
+      after: {
+        retryDelay: { guard: 'retryNow', target: 'retrying' }
+      },
+      on: {
+        close: 'closing',
+        online: { guard: 'retryable', target: 'retrying', actions: 'setOnline' },
+        retry: { guard: 'retryable', target: 'retrying' }
+      }
+    },
+    /** Close what a failed attempt left open, then open again */
+    retrying: {
+      invoke: {
+        src: 'closeReplica',
+        input: ({ context }) => ({ store: context.store }),
+        onDone: { target: 'opening', actions: 'forgetStore' },
+        onError: { target: 'opening', actions: 'forgetStore' }
+      },
+      on: { close: 'closing' }
+    },
+    closed: { type: 'final' }
+  }
+})
+
+export type ReplicaRef = ActorRefFrom<typeof replicaMachine>
+
+/** The state of a replica as one word: `opening`, `loading`, `waiting`, `ready`, `closing`, `failed`, `retrying`, `closed` */
+export function replicaState (replica: ReplicaRef): string {
+  const { value } = replica.getSnapshot()
+  return typeof value === 'string' ? value : value.open
+}
