@@ -18,8 +18,13 @@
  * `message:rejected` on the bus. `@orbitdb/core` ships no types: this package
  * also holds the typed OrbitDB facade the other packages use.
  *
- * Set `LOG="npp:*"` (ours), `LOG="orbit*"` (OrbitDB dbs), `LOG="libp2p:*"` or
- * `LOG="*"` to see debug logs on stderr.
+ * OrbitDB prints every remote entry it refuses with `console.error`; the
+ * transport routes those calls (and only those) into the `orbitdb:console` log
+ * and counts them by kind, so a peer sending forged entries cannot flood
+ * stderr: see `transport.diagnostics()`.
+ *
+ * Set `LOG="npp:*"` (ours), `LOG="orbit*"` (OrbitDB dbs and OrbitDB's own
+ * reports), `LOG="libp2p:*"` or `LOG="*"` to see debug logs on stderr.
  *
  * @example Two peers in one app exchanging a message
  *
@@ -40,21 +45,20 @@
 
 export { createTransport } from './transport.js'
 export type { Transport, TransportInit, PeerInfo, CallOptions } from './transport.js'
-export { transportMachine } from './machine.js'
-export type { TransportMachineContext, TransportMachineEvent, TransportEmitted } from './machine.js'
-export { DEFAULT_CONNECTION_MONITOR, DEFAULT_LISTEN, PUBLIC_BOOTSTRAP, isLoopback, defaultDialPolicy } from './node.js'
+export type { TransportDiagnostics, OrbitDBNoticeKind } from './console-filter.js'
+export { transportMachine } from './transport.machine.js'
+export type { TransportMachineContext, TransportMachineEvent, TransportEmitted } from './transport.machine.js'
 export type { ConnectionMonitorOptions, DialPolicy, NppLibp2p, Libp2pServices } from './node.js'
-export { MAX_MESSAGE_BYTES, parseMessage } from './messages.js'
-export type { MessageRejection, ParsedMessage } from './messages.js'
 export { enableLogging, nppLogger } from './logging.js'
 export type { Logger } from './logging.js'
 export * from './errors.js'
 export { isAlive } from './repo.js'
-export { createOrbitDB, KeyValue, Documents, Events, IPFSAccessController, isValidAddress, readManifest, openOwnDatabase, OWN_DATABASES, OrbitDBAddressSchema } from './orbitdb.js'
-export { inspectDatabase, ManifestSchema, AccessManifestSchema } from './manifest.js'
+export { KeyValue, Documents, Events, IPFSAccessController, isValidAddress, openOwnDatabase, OWN_DATABASES, OrbitDBAddressSchema } from './orbitdb.js'
+export { startSync } from './sync.js'
+export { inspectDatabase } from './manifest.js'
 export type { DatabaseInspection, InspectionProblem, InspectOptions } from './manifest.js'
 export type {
-  OwnDatabaseName, OrbitDB, Database, DatabaseSync, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
+  OrbitDB, Database, DatabaseSync, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
   DatabaseEventMap, AccessController, Log, KeyValueEntry, DocumentEntry, EventsEntry, DatabaseFactory,
   AccessControllerFactory, OpenOptions, Manifest
 } from './orbitdb.js'

@@ -88,6 +88,7 @@ export async function inspectDatabase (helia: Helia<NppLibp2p>, address: string,
     rawAccess = await readManifest(helia, manifest.data.accessController.replace(/^\/ipfs\//, ''), { signal })
   } catch (err) {
     if (signal?.aborted === true) throw signal.reason
+    if (isDecodeError(err)) return { ok: false, problem: 'bad-access', detail: `the access controller of ${address} is not a manifest (${message(err)})` }
     return { ok: false, problem: 'unreadable-access', detail: `the access controller of ${address} could not be read: ${message(err)}` }
   }
   const access = AccessManifestSchema.safeParse(rawAccess)

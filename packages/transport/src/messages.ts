@@ -1,5 +1,9 @@
+import { backoffDelay } from '@npp/kit'
 import { z } from 'zod'
+import { MessageNotDeliveredError, PeerNotSubscribedError } from './errors.js'
+import type { NppLibp2p } from './node.js'
 import type { Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
 
 /** Largest message accepted on a peer's topic, in bytes of its JSON */
 export const MAX_MESSAGE_BYTES = 64 * 1024
@@ -38,4 +42,47 @@ export function parseMessage (message: Message): ParsedMessage {
     return { ok: false, from, reason: 'not-object', size }
   }
   return { ok: true, from, payload: parsed.data }
+}
+
+/** Retries of a publish that reached nobody: 5, 10, 20, 40, 80, then every 100 ms */
+const PUBLISH_RETRY = { initialMs: 5, maxMs: 100 }
+
+/** What {@link publishWhenSubscribed} needs of gossipsub */
+type PubSub = NppLibp2p['services']['pubsub']
+
+/**
+ * Publish `bytes` on `receiver`'s own topic once the receiver is subscribed to
+ * it. 1. Wait (event-driven) until its subscription reached us. 2. Publish; the
+ * subscription can arrive before our outbound gossipsub stream to it is open,
+ * and gossipsub has no event for that stream, so a publish that reached nobody
+ * is retried with a short backoff until the deadline.
+ */
+export async function publishWhenSubscribed (pubsub: PubSub, receiver: PeerId, bytes: Uint8Array, options: { timeoutMs: number, signal?: AbortSignal }): Promise<void> {
+  const { timeoutMs, signal } = options
+  const topic = receiver.toString()
+  const deadline = Date.now() + timeoutMs
+  const subscribed = (): boolean => pubsub.getSubscribers(topic).some((p) => p.equals(receiver))
+  if (!subscribed()) {
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        pubsub.removeEventListener('subscription-change', onChange)
+        signal?.removeEventListener('abort', onAbort)
+        if (err == null) resolve(); else reject(err)
+      }
+      const onChange = (): void => { if (subscribed()) done() }
+      const onAbort = (): void => { done(signal?.reason as Error) }
+      const timer = setTimeout(() => { done(new PeerNotSubscribedError(topic, timeoutMs)) }, timeoutMs)
+      pubsub.addEventListener('subscription-change', onChange)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+  for (let attempt = 0; ; attempt++) {
+    const { recipients } = await pubsub.publish(topic, bytes)
+    if (recipients.length > 0) return
+    const delay = backoffDelay(attempt, PUBLISH_RETRY)
+    if (Date.now() + delay > deadline) throw new MessageNotDeliveredError(topic, timeoutMs)
+    signal?.throwIfAborted()
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
 }

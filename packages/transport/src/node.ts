@@ -15,6 +15,7 @@ import { LevelBlockstore } from 'blockstore-level'
 import { LevelDatastore } from 'datastore-level'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { reportNotice } from './console-filter.js'
 import { createOrbitDB } from './orbitdb.js'
 import { loadOrCreatePeerKey, lockRepo, repoPaths } from './repo.js'
 import type { Database, OrbitDB } from './orbitdb.js'
@@ -131,9 +132,10 @@ function withOrbitLogging (orbitdb: OrbitDB): OrbitDB {
       db.events.on('join', (peerId) => { orbitLog('%s join %s', db.address, String(peerId)) })
       db.events.on('leave', (peerId) => { orbitLog('%s leave %s', db.address, String(peerId)) })
       db.events.on('close', () => { orbitLog('%s closed', db.address) })
-      // OrbitDB's sync emits 'error' (e.g. a peer's stream closed mid-exchange); on an
-      // EventEmitter without an 'error' listener that would throw and crash the node
-      db.events.on('error', (err) => { orbitLog.error('%s sync error: %s', db.address, err.message) })
+      // OrbitDB's sync emits 'error' (e.g. a peer's stream closed mid-exchange, heads that do
+      // not decode); on an EventEmitter without an 'error' listener that would throw and crash
+      // the node. Counted and logged (throttled) with OrbitDB's console reports.
+      db.events.on('error', (err) => { reportNotice({ source: 'orbitdb', kind: 'sync-error', detail: `${db.address}: ${err instanceof Error ? err.message : String(err)}` }) })
     }
     return db
   }) as OrbitDB['open']

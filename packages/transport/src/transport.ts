@@ -2,11 +2,13 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { actorLifecycle, forwardEmitted } from '@npp/bus'
 import { createActor } from 'xstate'
-import { DialTimeoutError, InvalidMultiaddrError, InvalidPeerIdError, InvalidTransportOptionError, MessageNotDeliveredError, MessageTooLargeError, NotStartedError, PeerNotSubscribedError, PeerUnreachableError, SelfDialError, TransportError } from './errors.js'
+import { consoleCounts, installConsoleFilter } from './console-filter.js'
+import { DialTimeoutError, InvalidMultiaddrError, InvalidPeerIdError, InvalidTransportOptionError, MessageTooLargeError, NotStartedError, PeerUnreachableError, SelfDialError, TransportError } from './errors.js'
 import { enableLogging, nppLogger } from './logging.js'
-import { MAX_MESSAGE_BYTES } from './messages.js'
-import { transportMachine } from './machine.js'
+import { MAX_MESSAGE_BYTES, publishWhenSubscribed } from './messages.js'
 import { DEFAULT_CONNECTION_MONITOR, DEFAULT_LISTEN } from './node.js'
+import { transportMachine } from './transport.machine.js'
+import type { TransportDiagnostics } from './console-filter.js'
 import type { ConnectionMonitorOptions, DialPolicy, Node, NppLibp2p } from './node.js'
 import type { OrbitDB } from './orbitdb.js'
 import type { Helia } from '@helia/utils'
@@ -91,6 +93,12 @@ export interface Transport extends Startable {
   disconnect(peerId: string): Promise<void>
   /** Publish a JSON message on the receiver's topic as soon as it is subscribed to it */
   send(peerId: string, message: Record<string, unknown>, options?: CallOptions): Promise<void>
+  /**
+   * What OrbitDB and libp2p reported below us (refused remote entries by kind,
+   * db sync errors), counted instead of printed; process-wide, available
+   * whether or not the transport is online. See {@link TransportDiagnostics}.
+   */
+  diagnostics(): TransportDiagnostics
 }
 
 function parsePeerId (input: string): PeerId {
@@ -121,6 +129,7 @@ function isAbortError (err: unknown): boolean {
  */
 export function createTransport (init: TransportInit): Transport {
   enableLogging()
+  installConsoleFilter()
   const log = nppLogger('transport')
   const dialTimeoutMs = init.dialTimeoutMs ?? 10_000
   const sendTimeoutMs = init.sendTimeoutMs ?? 5_000
@@ -240,39 +249,13 @@ export function createTransport (init: TransportInit): Transport {
       const receiver = parsePeerId(peerId)
       const bytes = new TextEncoder().encode(JSON.stringify(message))
       if (bytes.byteLength > MAX_MESSAGE_BYTES) throw new MessageTooLargeError(bytes.byteLength, MAX_MESSAGE_BYTES)
-      const pubsub = libp2p.services.pubsub
-      const topic = receiver.toString()
       const timeoutMs = options.timeoutMs ?? sendTimeoutMs
-      const deadline = Date.now() + timeoutMs
-      const subscribed = (): boolean => pubsub.getSubscribers(topic).some((p) => p.equals(receiver))
-      // 1. Wait (event-driven) until the receiver's subscription to its topic reached us.
-      if (!subscribed()) {
-        await new Promise<void>((resolve, reject) => {
-          const done = (err?: Error): void => {
-            clearTimeout(timer)
-            pubsub.removeEventListener('subscription-change', onChange)
-            options.signal?.removeEventListener('abort', onAbort)
-            if (err == null) resolve(); else reject(err)
-          }
-          const onChange = (): void => { if (subscribed()) done() }
-          const onAbort = (): void => { done(options.signal?.reason as Error) }
-          const timer = setTimeout(() => { done(new PeerNotSubscribedError(topic, timeoutMs)) }, timeoutMs)
-          pubsub.addEventListener('subscription-change', onChange)
-          options.signal?.addEventListener('abort', onAbort, { once: true })
-        })
-      }
-      // 2. Publish. The receiver's subscription can arrive before our own outbound
-      // gossipsub stream to it is open, and gossipsub has no event for that stream;
-      // then nobody receives the message and we retry with a short backoff until
-      // the deadline.
-      for (let backoff = 5; ; backoff = Math.min(backoff * 2, 100)) {
-        const { recipients } = await pubsub.publish(topic, bytes)
-        if (recipients.length > 0) break
-        if (Date.now() + backoff > deadline) throw new MessageNotDeliveredError(topic, timeoutMs)
-        options.signal?.throwIfAborted()
-        await new Promise((resolve) => setTimeout(resolve, backoff))
-      }
-      log('sent %d bytes to %s', bytes.byteLength, topic)
+      await publishWhenSubscribed(libp2p.services.pubsub, receiver, bytes, { timeoutMs, signal: options.signal })
+      log('sent %d bytes to %s', bytes.byteLength, peerId)
+    },
+
+    diagnostics () {
+      return consoleCounts()
     }
   }
   return transport

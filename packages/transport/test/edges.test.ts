@@ -99,7 +99,7 @@ describe('transport edge cases', () => {
 
 describe('dial policy (the network rule)', () => {
   it('dials only loopback by default, and anything once the user configured a wider address', async () => {
-    const { defaultDialPolicy, isLoopback } = await import('../src/index.js')
+    const { defaultDialPolicy, isLoopback } = await import('../src/node.js')
     expect(isLoopback(multiaddr('/ip4/127.0.0.1/tcp/1'))).toBe(true)
     expect(isLoopback(multiaddr('/ip4/127.8.9.10/tcp/1/ws'))).toBe(true)
     expect(isLoopback(multiaddr('/ip6/::1/tcp/1'))).toBe(true)
