@@ -9,7 +9,9 @@ import type { AnyActorRef, SnapshotFrom } from 'xstate'
  * The app's root machine: it brings the package components of one peer up in
  * order and down in reverse, and while they run it invokes one actor per package
  * under the package's name as XState system id (`transport`, `catalog`,
- * `discovery`, `companions`), so `actor.system.get('catalog')` finds it.
+ * `companions`, `discovery`), so `actor.system.get('catalog')` finds it. The
+ * order is the packages' contract: the catalog writes our profile before
+ * discovery announces it, and companions listen before discovery finds any.
  *
  * Why not invoke the package machines (`transportMachine`, ...) directly? Each
  * package's factory creates and owns its machine's actor; that actor *is* the
@@ -26,7 +28,7 @@ import type { AnyActorRef, SnapshotFrom } from 'xstate'
  */
 
 /** The packages of a peer, in start order (stop order is the reverse) */
-export const COMPONENTS = ['transport', 'catalog', 'discovery', 'companions'] as const
+export const COMPONENTS = ['transport', 'catalog', 'companions', 'discovery'] as const
 export type ComponentName = typeof COMPONENTS[number]
 
 /** What the root machine needs of a package: its lifecycle and its actor */
@@ -55,7 +57,6 @@ export type AppMachineEvent =
   | { type: 'component.failed', name: ComponentName, error: Error }
   | { type: 'transport:failed', error: Error }
 
-
 /** A state value as one readable string: `online`, `running.idle` */
 export function stateString (value: unknown): string {
   if (typeof value === 'string') return value
@@ -71,10 +72,7 @@ const startState = (name: ComponentName, next: string): object => ({
     src: 'startComponent',
     input: ({ context }: { context: AppMachineContext }) => ({ name, component: context.components[name] }),
     onDone: next,
-    onError: {
-      target: '#npp.failing',
-      actions: assign({ error: ({ event }: { event: { error: unknown } }) => toError(event.error) })
-    }
+    onError: { target: '#npp.failing', actions: 'recordError' }
   }
 })
 
@@ -124,6 +122,23 @@ export const appMachine = setup({
       return () => { sub.unsubscribe() }
     }),
     bus: fromBus(['transport:failed'])
+  },
+  actions: {
+    /** A start or stop failed: keep its error */
+    recordError: assign({ error: ({ event }) => toError((event as { error?: unknown }).error) }),
+    clearError: assign({ error: undefined }),
+    /** A package actor's top-level state changed */
+    recordState: assign({
+      states: ({ context, event }) => event.type === 'component.changed' ? { ...context.states, [event.name]: event.state } : context.states
+    }),
+    /** A package failed at run time: the error names the package */
+    recordComponentFailure: assign({
+      error: ({ context, event }) => event.type === 'component.failed' ? new ComponentFailedError(event.name, event.error) : context.error
+    }),
+    /** The transport reported a failure on the bus */
+    recordTransportFailure: assign({
+      error: ({ context, event }) => event.type === 'transport:failed' ? event.error : context.error
+    })
   }
 }).createMachine({
   id: 'npp',
@@ -134,14 +149,14 @@ export const appMachine = setup({
       on: { start: 'starting' }
     },
     starting: {
-      entry: assign({ error: undefined }),
+      entry: 'clearError',
       initial: 'transport',
       on: { stop: 'stopping' },
       states: {
         transport: startState('transport', 'catalog'),
-        catalog: startState('catalog', 'discovery'),
-        discovery: startState('discovery', 'companions'),
-        companions: startState('companions', '#npp.running')
+        catalog: startState('catalog', 'companions'),
+        companions: startState('companions', 'discovery'),
+        discovery: startState('discovery', '#npp.running')
       }
     },
     running: {
@@ -156,17 +171,9 @@ export const appMachine = setup({
       ],
       on: {
         stop: 'stopping',
-        'component.changed': {
-          actions: assign({ states: ({ context, event }) => ({ ...context.states, [event.name]: event.state }) })
-        },
-        'component.failed': {
-          target: 'failing',
-          actions: assign({ error: ({ event }) => new ComponentFailedError(event.name, event.error) })
-        },
-        'transport:failed': {
-          target: 'failing',
-          actions: assign({ error: ({ event }) => event.error })
-        }
+        'component.changed': { actions: 'recordState' },
+        'component.failed': { target: 'failing', actions: 'recordComponentFailure' },
+        'transport:failed': { target: 'failing', actions: 'recordTransportFailure' }
       }
     },
     stopping: {
@@ -174,7 +181,7 @@ export const appMachine = setup({
         src: 'stopComponents',
         input: ({ context }) => ({ components: context.components }),
         onDone: 'stopped',
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => toError(event.error) }) }
+        onError: { target: 'failed', actions: 'recordError' }
       }
     },
     /** Something failed: stop what runs (errors of that are secondary) and keep the first error */

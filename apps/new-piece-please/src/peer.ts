@@ -4,7 +4,7 @@ import { companionsMachine, createCompanions } from '@npp/companions'
 import { createDiscovery, discoveryMachine } from '@npp/discovery'
 import { createTransport, transportMachine } from '@npp/transport'
 import { createActor } from 'xstate'
-import { AppError } from './errors.js'
+import { PeerFailedError } from './errors.js'
 import { collectMachines } from './inspect/graph.js'
 import { InspectionRecorder } from './inspect/recorder.js'
 import { appMachine } from './machine.js'
@@ -31,6 +31,12 @@ export interface PeerInit {
   inspect?: InspectObserver[]
   /** Default timeout of distributed queries (ms) */
   queryTimeoutMs?: number
+  /**
+   * Profile fields (e.g. `{ username: 'alice' }`) written to our `user` db where
+   * they are missing, so on first start; a field the user set is never
+   * overwritten (default: a generated username)
+   */
+  profile?: Record<string, unknown>
 }
 
 /** One running peer of New Piece, Please!: every package wired on one bus */
@@ -56,18 +62,13 @@ export const PACKAGE_MACHINES: ReadonlyArray<{ owner: string, machine: AnyStateM
   { owner: 'new-piece-please', machine: appMachine },
   { owner: '@npp/transport', machine: transportMachine },
   { owner: '@npp/catalog', machine: catalogMachine },
-  { owner: '@npp/discovery', machine: discoveryMachine },
-  { owner: '@npp/companions', machine: companionsMachine }
+  { owner: '@npp/companions', machine: companionsMachine },
+  { owner: '@npp/discovery', machine: discoveryMachine }
 ]
 
 /** Every machine (package machines and the child machines they spawn), with its owner */
 export function allMachines (): Array<{ owner: string, machine: AnyStateMachine }> {
   return collectMachines(PACKAGE_MACHINES)
-}
-
-/** The peer failed to start or to stop */
-export class PeerFailedError extends AppError {
-  override readonly name = 'PeerFailedError'
 }
 
 function tee (observers: InspectObserver[]): (event: InspectionEvent) => void {
@@ -80,8 +81,8 @@ function tee (observers: InspectObserver[]): (event: InspectionEvent) => void {
 }
 
 /**
- * Compose a peer: one bus, the transport, the catalog, discovery and companions,
- * driven by the root machine. Nothing here reaches into a package: each is created
+ * Compose a peer: one bus, the transport, the catalog, companions and discovery
+ * (started in that order), driven by the root machine. Nothing here reaches into a package: each is created
  * through its factory and talks to the others over the bus.
  */
 export function createPeer (init: PeerInit): Peer {
@@ -97,9 +98,9 @@ export function createPeer (init: PeerInit): Peer {
     ...(init.bootstrap == null ? {} : { bootstrap: init.bootstrap })
   })
   const catalog = createCatalog({ bus, transport, ...(init.queryTimeoutMs == null ? {} : { defaultQueryTimeoutMs: init.queryTimeoutMs }) })
-  const discovery = createDiscovery({ bus, transport })
   const companions = createCompanions({ bus, transport })
-  const components: Components = { transport, catalog, discovery, companions }
+  const discovery = createDiscovery({ bus, transport, ...(init.profile == null ? {} : { profile: init.profile }) })
+  const components: Components = { transport, catalog, companions, discovery }
   // Inspection through each package actor's public `system.inspect()`: every actor of
   // that system (the package machine and all the children it spawns or invokes) from
   // now on, without the factories having to take an inspection option. What the

@@ -85,6 +85,12 @@ describe('the control API', () => {
     const mermaid = await call('GET', '/vendor/mermaid.min.js', { token: null })
     expect(mermaid.status).toBe(200)
     expect(mermaid.text.length).toBeGreaterThan(100_000)
+    // the event-stream parser the pages import, and the module it imports
+    for (const path of ['/vendor/eventsource-parser/stream.js', '/vendor/eventsource-parser/parse.js']) {
+      const parser = await call('GET', path, { token: null })
+      expect(parser.status, path).toBe(200)
+      expect(parser.text, path).toMatch(/export /)
+    }
   })
 
   it('answers bad bodies with 400 and the reason', async () => {

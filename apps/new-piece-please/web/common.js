@@ -1,6 +1,8 @@
 /* global document, location, history, Node */
 // Shared by the dashboard and the inspector: the access token, API calls, the live
-// event stream and a tiny DOM helper. Plain ES modules, no build step.
+// event stream and a tiny DOM helper. Plain ES modules, no build step: the event
+// stream is parsed with eventsource-parser, which the peer serves from node_modules.
+import { EventSourceParserStream } from '/vendor/eventsource-parser/stream.js'
 
 const TOKEN_KEY = 'npp-token'
 
@@ -98,15 +100,14 @@ export function events ({ inspect = false, onEvent, onStatus = () => {} }) {
       try {
         const response = await call('GET', `/api/events${inspect ? '?inspect=1' : ''}`, undefined, controller.signal)
         onStatus(true)
-        let event = 'message'
-        let data = []
-        for await (const line of lines(response)) {
-          if (line === '') {
-            if (data.length > 0) onEvent(event, JSON.parse(data.join('\n')))
-            event = 'message'
-            data = []
-          } else if (line.startsWith('event:')) event = line.slice(6).trim()
-          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+        const reader = response.body
+          .pipeThrough(new TextDecoderStream())
+          .pipeThrough(new EventSourceParserStream())
+          .getReader()
+        for (;;) {
+          const { value, done } = await reader.read()
+          if (done) break
+          onEvent(value.event ?? 'message', JSON.parse(value.data))
         }
       } catch (err) {
         if (err instanceof ApiFailure && err.status === 401) { onStatus(false, err); return }

@@ -1,27 +1,13 @@
+import { EventSourceParserStream } from 'eventsource-parser/stream'
+import { parse as parseNdjson } from 'it-ndjson'
 import { ApiError, NoRunningPeerError } from '../errors.js'
 import { locatePeer } from '../repo.js'
 
-/** The lines of a streamed response body as they arrive */
-async function * readLines (response: Response): AsyncGenerator<string> {
-  if (response.body == null) return
-  const reader = response.body.getReader()
-  const decoder = new TextDecoder()
-  let buffer = ''
-  try {
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) break
-      buffer += decoder.decode(value, { stream: true })
-      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-        yield buffer.slice(0, i).replace(/\r$/, '')
-        buffer = buffer.slice(i + 1)
-      }
-    }
-    if (buffer !== '') yield buffer
-  } finally {
-    reader.releaseLock()
-  }
-}
+/**
+ * The most a client buffers of one streamed message (a query line, an event)
+ * before it gives up on the stream: far above anything a peer sends.
+ */
+const MAX_MESSAGE_CHARS = 64 * 1024 * 1024
 
 /** The control API of a running peer, as the CLI (and the demo) use it */
 export class ApiClient {
@@ -74,33 +60,26 @@ export class ApiClient {
   async put<T> (path: string, body?: unknown): Promise<T> { return await this.request<T>('PUT', path, body ?? {}) }
   async delete<T> (path: string): Promise<T> { return await this.request<T>('DELETE', path) }
 
-  /** POST and read the newline-delimited JSON answer line by line as it arrives */
+  /** POST and read the newline-delimited JSON answer (parsed with it-ndjson) line by line as it arrives */
   async * lines<T> (path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<T> {
     const response = await this.fetch('POST', path, body, signal)
-    for await (const line of readLines(response)) {
-      if (line.trim() !== '') yield JSON.parse(line) as T
-    }
+    if (response.body == null) return
+    yield * parseNdjson<T>(response.body, { maxMessageLength: MAX_MESSAGE_CHARS })
   }
 
   /**
-   * Follow the peer's server-sent events until `signal` aborts; yields `{ event, data }`.
-   * `inspect` adds the inspector's stream.
+   * Follow the peer's server-sent events (parsed with eventsource-parser) until
+   * `signal` aborts; yields `{ event, data }`. `inspect` adds the inspector's stream.
    */
   async * events (options: { inspect?: boolean, signal?: AbortSignal } = {}): AsyncGenerator<{ event: string, data: unknown }> {
     const response = await this.fetch('GET', `/api/events${options.inspect === true ? '?inspect=1' : ''}`, undefined, options.signal)
-    let event = 'message'
-    let data: string[] = []
+    if (response.body == null) return
+    const messages = response.body
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(new EventSourceParserStream({ onError: 'terminate', maxBufferSize: MAX_MESSAGE_CHARS }))
     try {
-      for await (const line of readLines(response)) {
-        if (line === '') {
-          if (data.length > 0) yield { event, data: JSON.parse(data.join('\n')) as unknown }
-          event = 'message'
-          data = []
-        } else if (line.startsWith('event:')) {
-          event = line.slice(6).trim()
-        } else if (line.startsWith('data:')) {
-          data.push(line.slice(5).replace(/^ /, ''))
-        }
+      for await (const { event, data } of messages) {
+        yield { event: event ?? 'message', data: JSON.parse(data) as unknown }
       }
     } catch (err) {
       if (options.signal?.aborted === true) return

@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../api/client.js'
 import { DemoFailedError, QueryFailedError } from '../errors.js'
 import { reportError, short, table } from './output.js'
+import type { QueryLine } from '../api/routes/query.js'
 import type { ChildProcess } from 'node:child_process'
-import type { CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
+import type { QueryEvent, QuerySource } from '@npp/catalog'
 
 /**
  * `npp demo`: three peers (alice, bob, carol), each `npp start` in its own OS
@@ -182,12 +183,8 @@ export async function runDemo (options: { json: boolean }): Promise<number> {
     await until('alice to have replicated the catalogs of bob and carol', () => complete(bob) && complete(carol), changed)
 
     say(`${ms()}  alice asks every catalog for ${QUERY_INSTRUMENT} pieces:`)
-    type Line =
-      | { type: 'batch', source: QuerySource, hits: CatalogHit[] }
-      | { type: 'done', summary: QuerySummary, hits: CatalogHit[], sources?: SourceOutcome[] }
-      | { type: 'error', error: { name: string, message: string } }
-    let done: Extract<Line, { type: 'done' }> | undefined
-    for await (const line of alice.api!.lines<Line>('/api/query', { instrument: QUERY_INSTRUMENT, timeoutMs: 5000 })) {
+    let done: Extract<QueryEvent, { type: 'done' }> | undefined
+    for await (const line of alice.api!.lines<QueryLine>('/api/query', { instrument: QUERY_INSTRUMENT, timeoutMs: 5000 })) {
       if (line.type === 'error') throw new QueryFailedError(line.error.name, line.error.message)
       if (line.type === 'batch') say(`${ms()}    ${sourceName(line.source)} answered with ${line.hits.length} piece${line.hits.length === 1 ? '' : 's'}`)
       else done = line
@@ -207,7 +204,7 @@ export async function runDemo (options: { json: boolean }): Promise<number> {
     }
     const result = {
       peers: companions,
-      query: { from: 'alice', instrument: QUERY_INSTRUMENT, hits: done.hits, summary: done.summary, sources: done.sources ?? [] }
+      query: { from: 'alice', instrument: QUERY_INSTRUMENT, hits: done.hits, summary: done.summary, sources: done.sources }
     }
     say(`\n${ms()}  stopping the peers`)
     await stopAll(peers)

@@ -1,0 +1,54 @@
+import { Hono } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import { toJson } from '../http.js'
+import { machineViews } from '../machines.js'
+import type { Peer } from '../../peer.js'
+import type { BusEvents } from '@npp/bus'
+
+/** Events not yet taken by a stalled client beyond which new ones are dropped (never an unbounded backlog) */
+export const MAX_PENDING_EVENTS = 10_000
+
+/**
+ * `/api/events` (server-sent events), `/api/inspect` and `/api/machines`: the
+ * live view of the peer for the dashboard, the inspector and `npp` commands.
+ */
+export function liveRoutes ({ peer }: { peer: Peer }): Hono {
+  const app = new Hono()
+
+  /**
+   * Server-sent events with hono's `streamSSE`: every bus event (`event: bus`), and
+   * with `?inspect=1` the inspector's stream (`event: inspect`) after a snapshot of
+   * the live actors (`event: inspect-init`); first of all `event: hello`. The
+   * browser reads it with fetch (EventSource cannot send the Authorization header).
+   * Writes are chained so they keep their order; a write completes once the client
+   * has taken it, so `pending` counts what a slow client has not read yet.
+   */
+  app.get('/api/events', (c) => {
+    const inspect = c.req.query('inspect') === '1'
+    return streamSSE(c, async (sse) => {
+      let pending = 0
+      let tail = Promise.resolve()
+      const send = (event: string, data: unknown): void => {
+        if (sse.aborted || pending >= MAX_PENDING_EVENTS) return
+        pending++
+        const message = { event, data: toJson(data) }
+        tail = tail.then(async () => { await sse.writeSSE(message) }).finally(() => { pending-- })
+      }
+      const aborted = new Promise<void>((resolve) => { sse.onAbort(resolve) })
+      const offBus = peer.bus.onAny(<K extends keyof BusEvents>(type: K, payload: BusEvents[K]) => { send('bus', { type, payload }) })
+      const offInspect = inspect ? peer.recorder.subscribe((record) => { send('inspect', record) }) : () => {}
+      send('hello', { peerId: peer.transport.peerId })
+      if (inspect) send('inspect-init', { actors: peer.recorder.liveActors(), recent: peer.recorder.recent(500) })
+      try {
+        await aborted
+      } finally {
+        offBus()
+        offInspect()
+      }
+    })
+  })
+
+  app.get('/api/inspect', (c) => c.json({ actors: peer.recorder.liveActors(), recent: peer.recorder.recent(500) }))
+  app.get('/api/machines', (c) => c.json({ machines: machineViews(peer.recorder.machineGraphs()) }))
+  return app
+}
