@@ -25,6 +25,7 @@
  * counted and logged under `libp2p:console`. Every other call, including one made
  * by a listener that OrbitDB or libp2p happens to call, passes through unchanged.
  */
+import { inspect } from 'node:util'
 import { logger } from '@libp2p/logger'
 
 /** What OrbitDB reported, by kind */
@@ -98,7 +99,7 @@ function freshCounts (): TransportDiagnostics {
 
 /** One line of text for the log: messages of errors, strings as they are */
 function describe (args: unknown[]): string {
-  return args.map((a) => a instanceof Error ? a.message : String(a)).join(' ').replace(/\s+/g, ' ').trim().slice(0, 500)
+  return args.map((a) => a instanceof Error ? a.message : typeof a === 'string' ? a : inspect(a, { depth: 2, breakLength: Infinity })).join(' ').replace(/\s+/g, ' ').trim().slice(0, 500)
 }
 
 /**
@@ -130,14 +131,18 @@ function stackAbove (fn: (...args: never[]) => unknown): string | undefined {
 
 /** Which library made this console call (`stack` starts at its caller), if it is one we route */
 function classify (args: unknown[], stack: string | undefined): Notice | undefined {
-  const text = describe(args)
-  const byMessage = MESSAGES.find(([pattern]) => pattern.test(text))?.[1]
   const file = callerFile(stack)
-  if (file != null && ORBITDB_FILE.test(file)) return { source: 'orbitdb', kind: byMessage ?? 'other', detail: text }
-  if (file != null && LIBP2P_FILE.test(file)) return { source: 'libp2p', detail: text }
+  const kindOf = (text: string): OrbitDBNoticeKind | undefined => MESSAGES.find(([pattern]) => pattern.test(text))?.[1]
+  if (file != null && ORBITDB_FILE.test(file)) {
+    const detail = describe(args)
+    return { source: 'orbitdb', kind: kindOf(detail) ?? 'other', detail }
+  }
+  if (file != null && LIBP2P_FILE.test(file)) return { source: 'libp2p', detail: describe(args) }
   // no call stack to read (an engine without V8's API): OrbitDB's refusals are recognisable by their text alone
-  if (stack == null && byMessage != null && byMessage !== 'keystore' && args.length === 1 && args[0] instanceof Error) {
-    return { source: 'orbitdb', kind: byMessage, detail: text }
+  if (stack == null && args.length === 1 && args[0] instanceof Error) {
+    const detail = describe(args)
+    const kind = kindOf(detail)
+    if (kind != null && kind !== 'keystore') return { source: 'orbitdb', kind, detail }
   }
   return undefined
 }
@@ -177,7 +182,12 @@ export function reportNotice (notice: Notice): void {
 /** `next` (a console method) behind the filter: what {@link classify} recognises is reported instead */
 function filtering (next: (...args: unknown[]) => void, name: 'error' | 'warn'): (...args: unknown[]) => void {
   const filtered = function (this: unknown, ...args: unknown[]): void {
-    const notice = classify(args, stackAbove(filtered))
+    let notice: Notice | undefined
+    try {
+      notice = classify(args, stackAbove(filtered))
+    } catch {
+      notice = undefined // whatever the filter cannot read is passed through
+    }
     if (notice == null) next.apply(this, args)
     else reportNotice(notice)
   }

@@ -91,6 +91,9 @@ describe('OrbitDB console reports', () => {
     // anything else still reaches stderr unchanged: ours, and a listener's that OrbitDB calls
     console.error('npp: something else', 42)
     expect(stderr).toHaveBeenLastCalledWith('npp: something else', 42)
+    const bare = Object.create(null) as object // String() of it throws: passed through all the same
+    console.error(bare)
+    expect(stderr).toHaveBeenLastCalledWith(bare)
     const notes = await openOwnDatabase(owner.orbitdb, 'notes', KeyValue<string>())
     notes.events.on('update', () => { console.error('from an update listener') })
     await notes.put('k', 'v')
