@@ -66,7 +66,11 @@ export {
   QueryOptionsSchema, StoredPieceSchema
 } from './schema.js'
 export type { StoredPiece } from './schema.js'
-export * from './errors.js'
+export {
+  CatalogError, CatalogNotStartedError, InvalidCatalogOptionError, InvalidHashError, InvalidPieceError, InvalidProfileFieldError, InvalidQueryError,
+  PieceNotFoundError, ProtectedFieldError, ScoreTooLargeError, SourceUnavailableError
+} from './errors.js'
+export type { ValidationIssue } from './errors.js'
 export type {
   Piece, PieceInput, PieceChange, PieceFilter, QueryOptions, QueryEvent, QueryResult, QueryRun, SourceHandle, ReplicaInfo, ReplicaOptions, Profile
 } from './types.js'

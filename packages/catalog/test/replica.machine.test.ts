@@ -1,0 +1,156 @@
+/**
+ * The replica machine alone: its actors are swapped for fakes with
+ * `.provide()`, so no node, db or network is involved, and every step waits
+ * for a state, never for a duration.
+ */
+import { recordingLogger } from '@npp/testkit'
+import { describe, expect, it } from 'vitest'
+import { createActor, fromCallback, fromPromise, waitFor } from 'xstate'
+import { SourceUnavailableError } from '../src/index.js'
+import { replicaMachine } from '../src/replica.machine.js'
+import type { ReplicaFollowerEvent } from '../src/replica.actors.js'
+import type { ReplicaInput, ReplicaReport } from '../src/replica.machine.js'
+import type { ReplicaStore } from '../src/stores.js'
+import type { Transport } from '@npp/transport'
+
+const profile = { userDb: '/orbitdb/bob-user', username: 'bob', pieces: '/orbitdb/bob-pieces', nodeId: 'peer-bob' }
+const log = recordingLogger()
+const store = { db: {}, index: {}, follower: {} } as unknown as ReplicaStore
+
+const input = (options: Partial<ReplicaInput> = {}): ReplicaInput => ({
+  profile,
+  transport: {} as Transport,
+  log,
+  online: true,
+  options: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000 },
+  ...options
+})
+
+interface Fakes {
+  /** What each attempt to open does, in order (the last one repeats) */
+  opens?: Array<() => Promise<ReplicaStore>>
+  /** What the follower reports once started */
+  follow?: ReplicaFollowerEvent[]
+}
+
+/** A replica with fake actors; records its attempts, closes, reports and the follower's `sendBack` */
+function harness (fakes: Fakes = {}, init: Partial<ReplicaInput> = {}) {
+  const opens = fakes.opens ?? [async () => store]
+  const seen = { attempts: 0, closes: [] as Array<ReplicaStore | undefined>, reports: [] as ReplicaReport[], send: undefined as ((e: ReplicaFollowerEvent) => void) | undefined }
+  const machine = replicaMachine.provide({
+    actors: {
+      openReplica: fromPromise(async () => await opens[Math.min(seen.attempts++, opens.length - 1)]!()),
+      followReplica: fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ sendBack }) => {
+        seen.send = sendBack
+        for (const e of fakes.follow ?? [{ type: 'replica.loaded', hasData: true, size: 2, invalid: 1 }]) sendBack(e)
+      }),
+      closeReplica: fromPromise<void, { store: ReplicaStore | undefined }>(async ({ input }) => { seen.closes.push(input.store) })
+    },
+    actions: {
+      report: ({ context }) => {
+        seen.reports.push({ type: 'replica.updated', userDb: context.profile.userDb, peerId: context.profile.nodeId, username: context.profile.username, pieces: context.size, invalid: context.invalid })
+      }
+    }
+  })
+  const actor = createActor(machine, { input: input(init) })
+  return { actor, seen }
+}
+
+const never = async (): Promise<never> => await new Promise<never>(() => {})
+const failWith = (reason: string) => async (): Promise<never> => { throw new SourceUnavailableError(reason, `${reason} (a test)`) }
+
+describe('replicaMachine', () => {
+  it('opens, follows the db and reports what it holds when ready and on every change', async () => {
+    const { actor, seen } = harness()
+    actor.start()
+    const ready = await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    expect(ready.context).toMatchObject({ store, size: 2, invalid: 1, attempts: 0 })
+    expect(seen.reports).toEqual([{ type: 'replica.updated', userDb: profile.userDb, peerId: 'peer-bob', username: 'bob', pieces: 2, invalid: 1 }])
+    seen.send!({ type: 'replica.changed', size: 3, invalid: 1 })
+    expect(seen.reports.map((r) => r.pieces)).toEqual([2, 3])
+    actor.stop()
+  })
+
+  it('waits for the first sync when nothing is stored locally', async () => {
+    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0 }] })
+    actor.start()
+    await waitFor(actor, (s) => s.matches({ open: 'waiting' }))
+    expect(seen.reports).toEqual([])
+    seen.send!({ type: 'replica.synced', size: 5, invalid: 0 })
+    expect(actor.getSnapshot().matches({ open: 'ready' })).toBe(true)
+    expect(seen.reports.map((r) => r.pieces)).toEqual([5])
+    actor.stop()
+  })
+
+  it('opens a failed replica again after the backoff while online, and forgets the failures once ready', async () => {
+    const { actor, seen } = harness({ opens: [failWith('open-timeout'), failWith('no-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1 } })
+    actor.start()
+    const failed = await waitFor(actor, (s) => s.matches('failed'))
+    expect(failed.context).toMatchObject({ reason: 'open-timeout', attempts: 1 })
+    expect(failed.context.error).toBeInstanceOf(SourceUnavailableError)
+    const ready = await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    expect(seen.attempts).toBe(3)
+    // each retry closed what the failed attempt left (nothing here)
+    expect(seen.closes).toEqual([undefined, undefined])
+    expect(ready.context).toMatchObject({ attempts: 0, reason: undefined, error: undefined })
+    actor.stop()
+  })
+
+  it('waits with kit\'s backoff: retryInitialMs, doubling, at most retryMaxMs', () => {
+    const delay = replicaMachine.implementations.delays.retryDelay as (args: { context: { attempts: number, options: ReplicaInput['options'] } }) => number
+    const options = { openTimeoutMs: 1, retryInitialMs: 100, retryMaxMs: 500 }
+    expect([1, 2, 3, 4, 5].map((attempts) => delay({ context: { attempts, options } }))).toEqual([100, 200, 400, 500, 500])
+  })
+
+  it('opens a failed replica again at once when its companion comes online, not while offline', async () => {
+    const { actor, seen } = harness({ opens: [failWith('open-timeout'), async () => store] }, { online: false })
+    actor.start()
+    await waitFor(actor, (s) => s.matches('failed'))
+    actor.send({ type: 'offline' })
+    expect(actor.getSnapshot().value).toBe('failed')
+    actor.send({ type: 'online' })
+    expect(actor.getSnapshot().context.online).toBe(true)
+    await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    expect(seen.attempts).toBe(2)
+    actor.stop()
+  })
+
+  it('does not open again after a permanent failure (an invalid manifest), whatever happens', async () => {
+    const { actor, seen } = harness({ opens: [failWith('invalid-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1 } })
+    actor.start()
+    await waitFor(actor, (s) => s.matches('failed'))
+    actor.send({ type: 'online' })
+    actor.send({ type: 'retry' })
+    expect(actor.getSnapshot()).toMatchObject({ value: 'failed', context: { reason: 'invalid-manifest', online: true } })
+    expect(seen.attempts).toBe(1)
+    actor.stop()
+  })
+
+  it('fails with replication-error when following fails, and is tried again on retry', async () => {
+    const { actor, seen } = harness()
+    actor.start()
+    await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    seen.send!({ type: 'replica.error', error: new Error('log broke') })
+    expect(actor.getSnapshot()).toMatchObject({ value: 'failed', context: { reason: 'replication-error', attempts: 1 } })
+    actor.send({ type: 'retry' })
+    await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    // the retry closed the store of the failed attempt first
+    expect(seen.closes).toEqual([store])
+    actor.stop()
+  })
+
+  it('closes: at once while opening, through closing once open', async () => {
+    const opening = harness({ opens: [never] })
+    opening.actor.start()
+    opening.actor.send({ type: 'close' })
+    expect(opening.actor.getSnapshot().status).toBe('done')
+    expect(opening.seen.closes).toEqual([])
+
+    const open = harness()
+    open.actor.start()
+    await waitFor(open.actor, (s) => s.matches({ open: 'ready' }))
+    open.actor.send({ type: 'close' })
+    await waitFor(open.actor, (s) => s.status === 'done')
+    expect(open.seen.closes).toEqual([store])
+  })
+})
