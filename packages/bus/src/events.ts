@@ -87,6 +87,13 @@ export type BusEvents = {
   'db:replicated': { from: string, userDb: string, entries: number }
   /** Discovery refused an announcement or an announced db; `reason` is a stable code, `detail` says more */
   'discovery:rejected': { from: string | undefined, userDb: string | undefined, reason: string, detail: string }
+  /**
+   * An announcement failed for load or time, not for what the db is (its manifest or heads did not
+   * arrive in time, or the validation queue was full): it is tried again after `delayMs`, while its
+   * sender stays connected. `attempt` counts the attempts that failed so far; `reason` is a
+   * `discovery:rejected` reason. When the attempts are used up, `discovery:rejected` follows.
+   */
+  'discovery:retrying': { from: string, userDb: string, reason: string, detail: string, attempt: number, delayMs: number }
 
   /** A peer's `user` db was validated: it is a companion now (new or updated) */
   'companion:discovered': { profile: CompanionProfile, multiaddrs: string[] }

@@ -5,40 +5,44 @@
  * connects, discovery announces our `user` db to it
  * (`{ type: 'npp/announce', v: 1, userDb }` on the peer's topic, sent as soon
  * as the peer is subscribed: no sleeps). When a peer announces its own, the
- * announced db is checked (its manifest says KeyValue, before anything is
- * opened), opened, replicated until the announcing peer's heads have joined
- * (event-driven, bounded by `replicationTimeoutMs`) and validated with zod:
- * `username`, a `pieces` address whose manifest says Documents, and a
- * `nodeId` equal to the peer that signed the announcement. Then it emits
- * `companion:discovered`; otherwise `discovery:rejected` with a stable
- * `reason` (see {@link RejectionReason}) and the db is closed again. Floods
- * are bounded: a per-peer rate limit, `maxConcurrent` validations and a
- * queue of `maxQueued`.
+ * announced db is checked (its manifests say an owner-only KeyValue db,
+ * before anything is opened), opened, replicated until a peer's heads have
+ * joined (event-driven, bounded by `replicationTimeoutMs`) and validated
+ * with zod: `username`, a `pieces` address whose manifest says Documents by
+ * the same owner, and a `nodeId` equal to the peer that signed the
+ * announcement. Then it emits `companion:discovered`; otherwise
+ * `discovery:rejected` with a stable `reason` (see {@link RejectionReason})
+ * and the db is closed again. What failed for load or time (a slow
+ * manifest, heads that did not come in time, a full queue) is retried with
+ * backoff while the sender is connected (`discovery:retrying`). Floods are
+ * bounded: a per-peer rate limit, `maxConcurrent` validations and a queue
+ * of `maxQueued`.
  *
- * Discovery owns our `user` db: every start makes sure it has `username`
- * (a random fixture name unless one is set; never overwritten), `pieces`
- * (the address of our `pieces` db) and `nodeId` (our peer id), each field
- * on its own. Validated companions' dbs stay open, one per peer (a newer db
- * of the same peer replaces the older). A companion the user removed
- * (`companion:removed`) is closed and remembered in our own
- * `removed-companions` db, so it is not discovered again by itself, also
- * after a restart; `discovery.readmit(userDbOrPeerId)` accepts it again.
+ * The `user` db we announce is the catalog's (`@npp/catalog` owns the
+ * profile); discovery owns the announcements and our `removed-companions`
+ * db: a companion the user removed (`companion:removed`) is closed and
+ * remembered, so it is not discovered again by itself, also after a
+ * restart; `discovery.readmit(userDbOrPeerId)` accepts it again.
  *
  * The lifecycle is {@link discoveryMachine}; each connected peer is a child
- * actor `peer-<peer id>` and each announced db under validation a child
- * `db-<cid>`, so an inspector shows them.
+ * actor `peer-<peer id>` ({@link peerMachine}) and each announced db under
+ * validation a child `db-<cid>` ({@link announcementMachine}), so an
+ * inspector shows them.
  *
  * @example Compose discovery into an app (keep companions with `@npp/companions`)
  *
  * ```ts
  * import { createBus } from '@npp/bus'
  * import { createTransport } from '@npp/transport'
+ * import { createCatalog } from '@npp/catalog'
  * import { createDiscovery } from '@npp/discovery'
  *
  * const bus = createBus()
  * const transport = createTransport({ bus, repo: './alice' })
- * const discovery = createDiscovery({ bus, transport, profile: { username: 'alice' } })
+ * const catalog = createCatalog({ bus, transport, profile: { username: 'alice' } })
+ * const discovery = createDiscovery({ bus, transport, catalog })
  * await transport.start()
+ * await catalog.start()
  * await discovery.start()
  *
  * bus.on('companion:discovered', ({ profile }) => console.log(`${profile.username} keeps pieces at ${profile.pieces}`))
@@ -52,18 +56,12 @@
 
 export { createDiscovery } from './discovery.js'
 export type { Discovery, DiscoveryInit } from './discovery.js'
-export {
-  discoveryMachine, peerMachine, announcementMachine, peerActorId, announcementActorId, announceRetryDelay, MAX_EARLY, REMOVED_STORE_ID, CLOSER_ID
-} from './machine.js'
-export type {
-  DiscoveryContext, DiscoveryEvent, DiscoveryEmitted, DiscoveryInput, DiscoveryOptions, RateLimit, AnnounceRetry,
-  PeerContext, PeerEvent, PeerInput, AnnouncementContext, AnnouncementInput, AnnouncementReport, ChildEmit
-} from './machine.js'
-export { AnnouncementSchema, ProfileSchema, OrbitDBAddressSchema, TombstoneSchema, ANNOUNCE_TYPE } from './schema.js'
+export type { AnnouncedProfile } from './discovery.actors.js'
+export type { OptionsInit as DiscoveryOptionsInit, RetryInit } from './options.js'
+export { discoveryMachine } from './discovery.machine.js'
+export { peerMachine } from './peer.machine.js'
+export { announcementMachine } from './announcement.machine.js'
+export type { DiscoveryEmitted } from './events.js'
+export { AnnouncementSchema, ProfileSchema, TombstoneSchema, ANNOUNCE_TYPE } from './schema.js'
 export type { Announcement, RejectionReason, Tombstone } from './schema.js'
-export { randomUsername, ensureProfile, profileRecord, validateProfile, REMOVED_DB } from './actors.js'
-export type {
-  Verdict, ValidateOutput, OpenOwnInput, OpenOwnOutput, AnnounceInput, ManifestInput, OpenInput, ReplicateInput, ValidateInput,
-  RemovedCommand, RemovedWritten, PeersListed, CloseCommand
-} from './actors.js'
 export * from './errors.js'

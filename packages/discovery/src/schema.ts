@@ -23,19 +23,6 @@ export const ProfileSchema = z.object({
   nodeId: z.string().min(1).max(200)
 })
 
-/** A db manifest as OrbitDB stores it at the db's address */
-export const ManifestSchema = z.object({
-  name: z.string(),
-  type: z.string(),
-  accessController: z.string().regex(/^\/ipfs\/[1-9A-HJ-NP-Za-km-z]+$/, 'expected /ipfs/<CID>')
-})
-
-/** The manifest of an `IPFSAccessController` (`/ipfs/<CID>`) */
-export const AccessManifestSchema = z.object({
-  type: z.string(),
-  write: z.array(z.string())
-})
-
 /**
  * Stable codes of `discovery:rejected`. `not-json` and friends are the
  * transport's (`message:rejected`); these are discovery's.
@@ -45,14 +32,16 @@ export type RejectionReason =
   | 'bad-shape'
   /** the sender exceeded its announcements per window */
   | 'rate-limited'
-  /** too many announcements waiting already */
+  /** too many announcements waiting already (retried later while the sender is connected) */
   | 'queue-full'
   /** the sender is not connected to us (its announcement was relayed) */
   | 'not-connected'
   /** the announced db is one of our own */
   | 'own-db'
-  /** the manifest or the entries never arrived within `replicationTimeoutMs` */
+  /** the db's manifest did not arrive within `replicationTimeoutMs` (no peer has it, or too slowly; retried while the announcer serves the db) */
   | 'not-found'
+  /** the manifest arrived but no peer's heads joined within `replicationTimeoutMs` (retried: the db exists) */
+  | 'replication-timeout'
   /** the announced db is not a KeyValue db (or no OrbitDB db at all) */
   | 'wrong-type'
   /** the announced db is not write-restricted (`IPFSAccessController` with a writer other than `*`) */
@@ -65,7 +54,7 @@ export type RejectionReason =
   | 'invalid-profile'
   /** `nodeId` is not the peer that signed the announcement */
   | 'node-id-mismatch'
-  /** the `pieces` db's manifest never arrived within `replicationTimeoutMs` */
+  /** the `pieces` db's manifest did not arrive within `replicationTimeoutMs` (retried) */
   | 'pieces-not-found'
   /** `pieces` is not the address of a Documents db */
   | 'pieces-wrong-type'
@@ -86,10 +75,3 @@ export const TombstoneSchema = z.object({
 })
 
 export type Tombstone = z.infer<typeof TombstoneSchema>
-
-/** Summarise zod issues in one line for `detail` */
-export function describeIssues (error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ')
-}

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { Documents, KeyValue, OWN_DATABASES, openOwnDatabase } from '@npp/transport'
+import { Documents, OWN_DATABASES, openOwnDatabase } from '@npp/transport'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DiscoveryNotStartedError, InvalidDiscoveryOptionError, createDiscovery } from '../src/index.js'
 import { Cleanups, recordingLogger, seen, startPeer } from './helpers.js'
@@ -24,7 +24,7 @@ describe('discovery between two peers', () => {
     expect(seenByB.multiaddrs.some((m) => m.endsWith(`/p2p/${a.transport.peerId}`))).toBe(true)
     expect(seenByA.profile.userDb).toBe(b.discovery!.userDbAddress)
     expect(seenByA.profile.username).toMatch(/^musician-\d{6}$/)
-    expect(await a.discovery!.userDb.get('instrument')).toBe('cello')
+    expect(a.discovery!.userDbAddress).toBe(a.catalog.userDbAddress)
     expect(seen(a, 'db:announced').map((e) => e.userDb)).toEqual([b.discovery!.userDbAddress])
     expect(seen(a, 'db:replicated')[0]?.entries).toBeGreaterThanOrEqual(3)
     expect(seen(a, 'discovery:rejected')).toEqual([])
@@ -32,57 +32,30 @@ describe('discovery between two peers', () => {
 })
 
 describe('discovery lifecycle', () => {
-  it('writes the fixture profile on first start only, and start/stop are safe twice', async () => {
+  it('announces the catalog\'s user db, checks its options, and start/stop are safe twice', async () => {
     const a = await startPeer(cleanups, 'lifecycle', { discovery: false })
-    expect(() => createDiscovery({ bus: a.bus, transport: a.transport, maxConcurrent: 0 })).toThrow(InvalidDiscoveryOptionError)
-    expect(() => createDiscovery({ bus: a.bus, transport: a.transport, announceRetry: { attempts: 0 } })).toThrow(InvalidDiscoveryOptionError)
-    const first = createDiscovery({ bus: a.bus, transport: a.transport, profile: { instrument: 'flute' } })
+    const init = { bus: a.bus, transport: a.transport, catalog: a.catalog }
+    expect(() => createDiscovery({ ...init, maxConcurrent: 0 })).toThrow(InvalidDiscoveryOptionError)
+    expect(() => createDiscovery({ ...init, announceRetry: { attempts: 0 } })).toThrow(InvalidDiscoveryOptionError)
+    expect(() => createDiscovery({ ...init, validationRetry: { initialMs: -1 } })).toThrow(InvalidDiscoveryOptionError)
+    const logger = recordingLogger()
+    const first = createDiscovery({ ...init, logger })
     expect(() => first.userDbAddress).toThrow(DiscoveryNotStartedError)
     await first.start()
     await first.start()
-    const address = first.userDbAddress
-    const profile = Object.fromEntries((await first.userDb.all()).map((e) => [e.key, e.value]))
-    expect(profile).toMatchObject({ instrument: 'flute', nodeId: a.transport.peerId })
-    expect(profile.username).toMatch(/^musician-\d{6}$/)
-    await first.stop()
-    await first.stop()
-    expect(() => first.userDb).toThrow(DiscoveryNotStartedError)
-
-    // started again (another instance, other options): same db, the fixture is not rewritten
-    const again = createDiscovery({ bus: a.bus, transport: a.transport, profile: { instrument: 'oboe', username: 'other' } })
-    await again.start()
-    cleanups.add(async () => { await again.stop() })
-    expect(again.userDbAddress).toBe(address)
-    expect(Object.fromEntries((await again.userDb.all()).map((e) => [e.key, e.value]))).toEqual(profile)
-  })
-})
-
-describe('our profile', () => {
-  it('completes a partial profile field by field: keeps the user\'s username and fields, adds pieces, repairs nodeId', async () => {
-    const a = await startPeer(cleanups, 'partial', { discovery: false })
-    // as left by a start that crashed between two writes, with a nodeId of another peer
-    const user = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.user, KeyValue())
-    await user.put('username', 'alice')
-    await user.put('nodeId', '12D3KooWHSdvcoZKmWSa8WyKVqFFHmWEJeD1pyb3i1RBcqX2ZUrW')
-    await user.put('instrument', 'viola')
-    const logger = recordingLogger()
-    const profile = { username: 'fixture', instrument: 'cello', city: 'Graz' }
-    let discovery = createDiscovery({ bus: a.bus, transport: a.transport, profile, logger })
-    await discovery.start()
-    const pieces = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
-    const expected = { username: 'alice', instrument: 'viola', city: 'Graz', pieces: pieces.address, nodeId: a.transport.peerId }
-    const fields = async (): Promise<Record<string, unknown>> => Object.fromEntries((await user.all()).map((e) => [e.key, e.value]))
-    expect(await fields()).toEqual(expected)
+    expect(first.userDbAddress).toBe(a.catalog.userDbAddress)
     // the injected logger is the one discovery logs to
-    expect(logger.lines.map((l) => String(l[0]))).toEqual(expect.arrayContaining([expect.stringMatching(/^wrote %s to our profile/), expect.stringMatching(/^started/)]))
-    await discovery.stop()
+    expect(logger.lines.map((l) => String(l[0]))).toEqual(expect.arrayContaining([expect.stringMatching(/^started/)]))
+    await first.stop()
+    await first.stop()
+    expect(() => first.userDbAddress).toThrow(DiscoveryNotStartedError)
+  })
 
-    // a profile that lost its pieces (or never had it) gets it back on the next start, and nothing else changes
-    await user.del('pieces')
-    discovery = createDiscovery({ bus: a.bus, transport: a.transport, profile })
-    await discovery.start()
-    cleanups.add(async () => { await discovery.stop() })
-    expect(await fields()).toEqual(expected)
+  it('cannot start before the catalog: it says what to start first', async () => {
+    const a = await startPeer(cleanups, 'no-catalog', { discovery: false })
+    await a.catalog.stop()
+    const discovery = createDiscovery({ bus: a.bus, transport: a.transport, catalog: a.catalog })
+    await expect(discovery.start()).rejects.toThrow(/start the transport and the catalog first/)
   })
 })
 
@@ -121,7 +94,7 @@ describe('removed companions', () => {
 
     // a new discovery on the same node reads the tombstone back from its db
     await a.discovery!.stop()
-    const again = createDiscovery({ bus: a.bus, transport: a.transport })
+    const again = createDiscovery({ bus: a.bus, transport: a.transport, catalog: a.catalog })
     await again.start()
     cleanups.add(async () => { await again.stop() })
     expect(again.removed()).toEqual([{ userDb: bUserDb, nodeId: bId }])

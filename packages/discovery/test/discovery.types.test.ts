@@ -2,17 +2,17 @@ import { describe, expectTypeOf, it } from 'vitest'
 import { createDiscovery } from '../src/index.js'
 import type { Announcement, Discovery, DiscoveryInit, RejectionReason } from '../src/index.js'
 import type { Startable } from '@libp2p/interface'
-import type { KeyValueDatabase, Logger } from '@npp/transport'
+import type { Logger } from '@npp/transport'
 
 describe('public API types of @npp/discovery', () => {
   it('createDiscovery takes a bus and a transport and returns a Startable Discovery', () => {
     expectTypeOf(createDiscovery).parameter(0).toEqualTypeOf<DiscoveryInit>()
     expectTypeOf(createDiscovery).returns.toEqualTypeOf<Discovery>()
     expectTypeOf<Discovery>().toMatchTypeOf<Startable>()
-    expectTypeOf<Discovery['userDb']>().toEqualTypeOf<KeyValueDatabase>()
     expectTypeOf<Discovery['userDbAddress']>().toBeString()
-    // @ts-expect-error bus and transport are required
+    // @ts-expect-error bus, transport and catalog are required
     const _missing: DiscoveryInit = { maxConcurrent: 2 }
+    expectTypeOf<DiscoveryInit['catalog']>().toEqualTypeOf<{ readonly userDbAddress: string }>()
     // @ts-expect-error a rate limit needs both the count and the window
     const _rate: DiscoveryInit['rateLimit'] = { announcements: 5 }
     expectTypeOf<DiscoveryInit['logger']>().toEqualTypeOf<Logger | undefined>()

@@ -1,9 +1,11 @@
 import { createBus } from '@npp/bus'
+import { createCatalog } from '@npp/catalog'
 import { tempDir } from '@npp/testkit'
 import { createTransport } from '@npp/transport'
 import { createDiscovery } from '../src/index.js'
 import type { Discovery, DiscoveryInit } from '../src/index.js'
 import type { Bus, BusEvents } from '@npp/bus'
+import type { Catalog } from '@npp/catalog'
 import type { Cleanups } from '@npp/testkit'
 import type { Logger, Transport } from '@npp/transport'
 
@@ -12,14 +14,16 @@ export { Cleanups } from '@npp/testkit'
 export interface TestPeer {
   bus: Bus
   transport: Transport
+  /** The catalog: it owns the profile that discovery announces */
+  catalog: Catalog
   discovery: Discovery | undefined
   repo: string
   /** Every bus event, in order */
   events: Array<{ type: keyof BusEvents, event: unknown }>
 }
 
-/** Start a transport (and discovery unless `discovery: false`) on a fresh repo on 127.0.0.1 */
-export async function startPeer (cleanups: Cleanups, name: string, options: Partial<Omit<DiscoveryInit, 'bus' | 'transport'>> & { discovery?: boolean } = {}): Promise<TestPeer> {
+/** Start a transport, a catalog (with `profile`) and discovery (unless `discovery: false`) on a fresh repo on 127.0.0.1 */
+export async function startPeer (cleanups: Cleanups, name: string, options: Partial<Omit<DiscoveryInit, 'bus' | 'transport' | 'catalog'>> & { discovery?: boolean, profile?: Record<string, unknown> } = {}): Promise<TestPeer> {
   const repo = await tempDir(cleanups, name)
   const bus = createBus()
   const events: TestPeer['events'] = []
@@ -27,14 +31,17 @@ export async function startPeer (cleanups: Cleanups, name: string, options: Part
   const transport = createTransport({ bus, repo })
   await transport.start()
   cleanups.add(async () => { await transport.stop() })
+  const { discovery: _flag, profile, ...init } = options
+  const catalog = createCatalog({ bus, transport, ...(profile == null ? {} : { profile }) })
+  await catalog.start()
+  cleanups.add(async () => { await catalog.stop() })
   let discovery: Discovery | undefined
   if (options.discovery !== false) {
-    const { discovery: _flag, ...init } = options
-    discovery = createDiscovery({ bus, transport, ...init })
+    discovery = createDiscovery({ bus, transport, catalog, ...init })
     await discovery.start()
     cleanups.add(async () => { await discovery?.stop() })
   }
-  return { bus, transport, discovery, repo, events }
+  return { bus, transport, catalog, discovery, repo, events }
 }
 
 /** Events of one type seen so far */

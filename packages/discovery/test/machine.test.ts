@@ -1,14 +1,19 @@
 import { createBus } from '@npp/bus'
 import { describe, expect, it } from 'vitest'
 import { SimulatedClock, createActor, fromCallback, fromPromise, sendParent, setup, toPromise } from 'xstate'
-import {
-  CLOSER_ID, REMOVED_STORE_ID, announceRetryDelay, announcementActorId, announcementMachine, discoveryMachine, peerActorId, peerMachine, validateProfile
-} from '../src/index.js'
+import { validateProfile } from '../src/announcement.actors.js'
+import { announcementActorId, announcementMachine } from '../src/announcement.machine.js'
+import { discoveryMachine } from '../src/discovery.machine.js'
+import { peerActorId, peerMachine } from '../src/peer.machine.js'
 import { silentLogger } from './helpers.js'
-import type {
-  AnnounceInput, AnnouncementContext, AnnouncementInput, CloseCommand, DiscoveryEmitted, DiscoveryOptions, ManifestInput, OpenOwnInput, OpenOwnOutput,
-  PeerContext, PeersListed, RemovedCommand, RemovedWritten, Tombstone, Verdict
-} from '../src/index.js'
+import type { DbInput, Verdict } from '../src/announcement.actors.js'
+import type { AnnouncementContext, AnnouncementInput } from '../src/announcement.machine.js'
+import type { CloseCommand, OpenOwnInput, OpenOwnOutput, PeersListed, RemovedCommand, RemovedWritten } from '../src/discovery.actors.js'
+import type { DiscoveryEmitted } from '../src/events.js'
+import type { DiscoveryOptions } from '../src/options.js'
+import type { AnnounceInput } from '../src/peer.actors.js'
+import type { PeerContext } from '../src/peer.machine.js'
+import type { Tombstone } from '../src/schema.js'
 import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 
 // Unit tests of the machines with their side effects swapped out by .provide():
@@ -25,7 +30,7 @@ const scriptedAnnouncement = setup({
   types: {
     input: {} as AnnouncementInput,
     context: {} as AnnouncementInput,
-    events: {} as { type: 'finish', ok: boolean }
+    events: {} as { type: 'finish', ok: boolean, transient?: boolean }
   }
 }).createMachine({
   context: ({ input }) => input,
@@ -43,7 +48,9 @@ const scriptedAnnouncement = setup({
         }))
       },
       {
-        actions: sendParent(({ context }) => ({ type: 'validation.rejected', userDb: context.userDb, from: context.from, reason: 'no-pieces', detail: 'test' }))
+        actions: sendParent(({ context, event }) => event.transient === true
+          ? { type: 'validation.rejected', userDb: context.userDb, from: context.from, reason: 'replication-timeout', detail: 'test', transient: true }
+          : { type: 'validation.rejected', userDb: context.userDb, from: context.from, reason: 'no-pieces', detail: 'test', transient: false })
       }
     ]
   }
@@ -74,7 +81,7 @@ function harness ({ options = {}, announcement = scripted, connected = new Set()
     actors: {
       openOwnDatabases: fromPromise<OpenOwnOutput, OpenOwnInput>(async () => {
         await opened
-        return { db: fakeDb(OWN), removedDb: fakeDb(REMOVED_DB) as KeyValueDatabase<Tombstone>, removed: { ...removed } }
+        return { userDb: OWN, removedDb: fakeDb(REMOVED_DB) as KeyValueDatabase<Tombstone>, removed: { ...removed } }
       }),
       connectedPeers: fromCallback<PeersListed, { transport: Transport, log: Logger }>(({ sendBack }) => {
         sendBack({ type: 'peers.listed', peers: [...connected] })
@@ -97,14 +104,16 @@ function harness ({ options = {}, announcement = scripted, connected = new Set()
     input: {
       bus,
       transport,
+      catalog: { userDbAddress: OWN },
       log: silentLogger,
+      random: () => 0,
       options: {
         maxConcurrent: 4,
         maxQueued: 64,
         replicationTimeoutMs: 1_000,
         rateLimit: { announcements: 10, windowMs: 10_000 },
         announceRetry: { attempts: 5, initialMs: 500, maxMs: 8_000 },
-        profile: {},
+        validationRetry: { attempts: 3, initialMs: 1_000, maxMs: 4_000 },
         ...options
       }
     }
@@ -116,11 +125,12 @@ function harness ({ options = {}, announcement = scripted, connected = new Set()
   const announceFrom = (from: string, userDb: string): void => {
     bus.emit('message:received', { from, payload: { type: 'npp/announce', v: 1, userDb } })
   }
-  const finish = (userDb: string, ok: boolean): void => {
-    actor.getSnapshot().children[announcementActorId(userDb)]!.send({ type: 'finish', ok })
+  const finish = (userDb: string, ok: boolean, transient = false): void => {
+    actor.getSnapshot().children[announcementActorId(userDb)]!.send({ type: 'finish', ok, transient })
   }
+  const retrying = (): Array<[string, number]> => emitted.flatMap((e) => e.type === 'discovery:retrying' ? [[e.reason, e.attempt] as [string, number]] : [])
   const discovered = (): string[] => emitted.flatMap((e) => e.type === 'companion:discovered' ? [e.profile.userDb] : [])
-  return { bus, clock, actor, emitted, reasons, announce: announceFrom, finish, discovered, closed, writes }
+  return { bus, clock, actor, emitted, reasons, retrying, announce: announceFrom, finish, discovered, closed, writes }
 }
 
 async function running (h: ReturnType<typeof harness>): Promise<void> {
@@ -150,7 +160,7 @@ describe('discoveryMachine', () => {
     expect(h.reasons()).toEqual(['not-connected'])
   })
 
-  it('validates at most maxConcurrent at once, queues maxQueued, drops the rest, and dedupes', async () => {
+  it('validates at most maxConcurrent at once, queues maxQueued, retries the rest later, and dedupes', async () => {
     const h = harness({ options: { maxConcurrent: 1, maxQueued: 1 } })
     await running(h)
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
@@ -161,7 +171,10 @@ describe('discoveryMachine', () => {
     const context = h.actor.getSnapshot().context
     expect(Object.keys(context.active)).toEqual([dbAddress(0)])
     expect(context.queue.map((q) => q.userDb)).toEqual([dbAddress(1)])
-    expect(h.reasons()).toEqual(['duplicate', 'queue-full'])
+    expect(h.reasons()).toEqual(['duplicate'])
+    // the third waits out a retry delay instead of being dropped
+    expect(h.retrying()).toEqual([['queue-full', 1]])
+    expect(Object.values(h.actor.getSnapshot().context.retrying)).toMatchObject([{ from: 'p1', userDb: dbAddress(2), attempt: 1, reason: 'queue-full' }])
     expect(h.emitted.filter((e) => e.type === 'db:announced').map((e) => e.userDb)).toEqual([dbAddress(0), dbAddress(1)])
 
     // finishing the first starts the queued one
@@ -173,9 +186,14 @@ describe('discoveryMachine', () => {
     // the known db, announced again by someone else, is refused without any work
     h.bus.emit('peer:connected', { peerId: 'p2', multiaddrs: [] })
     h.announce('p2', dbAddress(0))
-    expect(h.reasons()).toEqual(['duplicate', 'queue-full', 'node-id-mismatch'])
+    expect(h.reasons()).toEqual(['duplicate', 'node-id-mismatch'])
+    // p1's retry is due: the queue has room now
+    h.clock.increment(1_000)
+    expect(h.actor.getSnapshot().context.queue.map((q) => q.userDb)).toEqual([dbAddress(2)])
+    expect(h.actor.getSnapshot().context.retrying).toEqual({})
     // announced again by its owner: re-validated with the db that is open already
     h.actor.getSnapshot().children[announcementActorId(dbAddress(1))]!.send({ type: 'finish', ok: false })
+    h.actor.getSnapshot().children[announcementActorId(dbAddress(2))]!.send({ type: 'finish', ok: false })
     h.announce('p1', dbAddress(0))
     const child = h.actor.getSnapshot().children[announcementActorId(dbAddress(0))]
     expect((child?.getSnapshot() as { context: AnnouncementContext }).context.db?.address).toBe(dbAddress(0))
@@ -188,11 +206,11 @@ describe('discoveryMachine', () => {
     h.bus.emit('peer:connected', { peerId: 'owner', multiaddrs: [] })
     h.announce('mallory', dbAddress(0))
     h.announce('owner', dbAddress(0))
-    expect(h.actor.getSnapshot().context.active).toEqual({ [dbAddress(0)]: 'mallory' })
-    expect(h.actor.getSnapshot().context.queue).toEqual([{ from: 'owner', userDb: dbAddress(0) }])
+    expect(h.actor.getSnapshot().context.active).toEqual({ [dbAddress(0)]: { from: 'mallory', userDb: dbAddress(0), attempt: 0 } })
+    expect(h.actor.getSnapshot().context.queue).toEqual([{ from: 'owner', userDb: dbAddress(0), attempt: 0 }])
     // mallory's turn ends in a rejection; then the owner's announcement is validated
     h.actor.getSnapshot().children[announcementActorId(dbAddress(0))]!.send({ type: 'finish', ok: false })
-    expect(h.actor.getSnapshot().context.active).toEqual({ [dbAddress(0)]: 'owner' })
+    expect(h.actor.getSnapshot().context.active).toEqual({ [dbAddress(0)]: { from: 'owner', userDb: dbAddress(0), attempt: 0 } })
     h.actor.getSnapshot().children[announcementActorId(dbAddress(0))]!.send({ type: 'finish', ok: true })
     expect(h.emitted.filter((e) => e.type === 'companion:discovered').map((e) => e.profile.nodeId)).toEqual(['owner'])
     expect(h.actor.getSnapshot().context.queue).toEqual([])
@@ -228,18 +246,71 @@ describe('discoveryMachine', () => {
     expect(Object.keys(h.actor.getSnapshot().context.active)).toEqual([dbAddress(0), dbAddress(2), dbAddress(4)])
   })
 
-  it('rejects an announced db as not-found when its manifest does not arrive within the bounded wait', async () => {
-    const pending = announcementMachine.provide({
-      actors: { readManifests: fromPromise<Verdict, ManifestInput>(async ({ signal }) => await new Promise<never>((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }) })) }
-    })
+  const never = fromPromise<Verdict, DbInput>(async ({ signal }) => await new Promise<never>((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }) }))
+
+  it('rejects an announced db as not-found when its manifest does not arrive and its announcer does not serve it', async () => {
+    const pending = announcementMachine.provide({ actors: { readManifests: never, probeServed: fromPromise(async () => false) } })
     const h = harness({ options: { replicationTimeoutMs: 2_000 }, announcement: pending })
     await running(h)
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
     h.announce('p1', dbAddress(0))
+    await settle()
     h.clock.increment(1_999)
     expect(h.reasons()).toEqual([])
     h.clock.increment(1)
     expect(h.reasons()).toEqual(['not-found'])
+    expect(h.retrying()).toEqual([])
+    expect(h.actor.getSnapshot().context.active).toEqual({})
+  })
+
+  it('retries with backoff a db its announcer serves but whose manifest came too late, then gives up after the attempts', async () => {
+    const pending = announcementMachine.provide({ actors: { readManifests: never, probeServed: fromPromise(async () => true) } })
+    const h = harness({ options: { replicationTimeoutMs: 2_000 }, announcement: pending })
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    h.announce('p1', dbAddress(0))
+    await settle()
+    h.clock.increment(2_000)
+    expect(h.retrying()).toEqual([['not-found', 1]])
+    expect(h.actor.getSnapshot().context.active).toEqual({})
+    h.clock.increment(1_000) // first retry after initialMs
+    await settle()
+    expect(Object.keys(h.actor.getSnapshot().context.active)).toEqual([dbAddress(0)])
+    h.clock.increment(2_000)
+    expect(h.retrying()).toEqual([['not-found', 1], ['not-found', 2]])
+    h.clock.increment(2_000) // doubled
+    await settle()
+    h.clock.increment(2_000)
+    // three attempts in all: now final, and db:announced was said once
+    expect(h.reasons()).toEqual(['not-found'])
+    expect(h.emitted.filter((e) => e.type === 'discovery:rejected')[0]).toMatchObject({ detail: expect.stringMatching(/after 3 attempts/) })
+    expect(h.emitted.filter((e) => e.type === 'db:announced')).toHaveLength(1)
+  })
+
+  it('retries a replication that timed out while its sender is connected, and drops the retry when it disconnects', async () => {
+    const h = harness()
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    h.announce('p1', dbAddress(0))
+    h.finish(dbAddress(0), false, true)
+    expect(h.retrying()).toEqual([['replication-timeout', 1]])
+    h.clock.increment(1_000)
+    expect(Object.keys(h.actor.getSnapshot().context.active)).toEqual([dbAddress(0)])
+    h.finish(dbAddress(0), true)
+    expect(h.discovered()).toEqual([dbAddress(0)])
+
+    h.bus.emit('peer:connected', { peerId: 'p2', multiaddrs: [] })
+    h.announce('p2', dbAddress(1))
+    h.finish(dbAddress(1), false, true)
+    expect(Object.values(h.actor.getSnapshot().context.retrying)).toMatchObject([{ from: 'p2', userDb: dbAddress(1) }])
+    // announced again while it waits: said as a duplicate, nothing new starts
+    h.announce('p2', dbAddress(1))
+    expect(h.reasons()).toEqual(['duplicate'])
+    // the sender leaves: the retry ends, with its last reason as the outcome
+    h.bus.emit('peer:disconnected', { peerId: 'p2' })
+    expect(h.actor.getSnapshot().context.retrying).toEqual({})
+    expect(h.reasons()).toEqual(['duplicate', 'replication-timeout'])
+    h.clock.increment(60_000)
     expect(h.actor.getSnapshot().context.active).toEqual({})
   })
 })
@@ -326,14 +397,10 @@ describe('peerMachine: announcing ourselves', () => {
     expect(h.actor.getSnapshot().children[peerActorId('p1')]).toBeUndefined()
   })
 
-  it('computes the retry delay as initialMs doubling up to maxMs', () => {
-    const retry = { attempts: 10, initialMs: 500, maxMs: 3_000 }
-    expect([1, 2, 3, 4, 5].map((n) => announceRetryDelay(n, retry))).toEqual([500, 1_000, 2_000, 3_000, 3_000])
-  })
 })
 
 describe('discoveryMachine: validated dbs, removal and readmission', () => {
-  it('keeps one validated db per peer: a newer one replaces and closes the older', async () => {
+  it('keeps each validated db until the companions package reports it removed (it keeps one per peer)', async () => {
     const h = harness()
     await running(h)
     h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
@@ -342,10 +409,15 @@ describe('discoveryMachine: validated dbs, removal and readmission', () => {
     h.announce('p1', dbAddress(1))
     h.finish(dbAddress(1), true)
     h.announce('p1', dbAddress(2))
-    h.finish(dbAddress(2), false) // a rejected one replaces nothing
-    expect(Object.keys(h.actor.getSnapshot().context.known)).toEqual([dbAddress(1)])
-    expect(h.closed).toEqual([dbAddress(0)])
+    h.finish(dbAddress(2), false) // a rejected one is forgotten
+    expect(Object.keys(h.actor.getSnapshot().context.known).sort()).toEqual([dbAddress(0), dbAddress(1)])
+    expect(h.closed).toEqual([])
     expect(h.discovered()).toEqual([dbAddress(0), dbAddress(1)])
+    // companions replaced the older record: its db is closed, and it is no tombstone
+    h.bus.emit('companion:removed', { userDb: dbAddress(0), peerId: 'p1' })
+    expect(h.closed).toEqual([dbAddress(0)])
+    expect(Object.keys(h.actor.getSnapshot().context.known)).toEqual([dbAddress(1)])
+    expect(h.writes).toEqual([])
   })
 
   it('closes a removed companion\'s db, writes a tombstone, rejects its announcements, and readmits it on request', async () => {
@@ -424,7 +496,7 @@ describe('discoveryMachine: validated dbs, removal and readmission', () => {
     expect(h.actor.getSnapshot().value).toEqual({ stopping: 'flushing' })
     await settle()
     expect(h.actor.getSnapshot().value).toBe('stopped')
-    expect(Object.keys(h.actor.getSnapshot().children).sort()).toEqual([CLOSER_ID, REMOVED_STORE_ID, 'bus'].sort())
+    expect(Object.keys(h.actor.getSnapshot().children).sort()).toEqual(['closer', 'removed-store', 'bus'].sort())
   })
 })
 

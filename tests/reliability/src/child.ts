@@ -59,14 +59,14 @@ const transport = createTransport({
   ...(options.listen == null ? { listen: ['/ip4/127.0.0.1/tcp/0'] } : { listen: options.listen }),
   ...(options.connectionMonitor == null ? {} : { connectionMonitor: options.connectionMonitor })
 })
-const catalog = createCatalog({ bus, transport })
-const discovery = createDiscovery({ bus, transport, ...options.discovery, ...(options.profile == null ? {} : { profile: options.profile }) })
+const catalog = createCatalog({ bus, transport, ...(options.profile == null ? {} : { profile: options.profile }) })
 const companions = createCompanions({ bus, transport, ...(options.backoff == null ? {} : { backoff: options.backoff }) })
+const discovery = createDiscovery({ bus, transport, catalog, ...options.discovery })
 
 await transport.start()
 await catalog.start()
-await discovery.start()
 await companions.start()
+await discovery.start()
 
 const own = {
   pieces: await openOwnDatabase(transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' })),

@@ -56,9 +56,11 @@ export const OUTCOMES: Readonly<Record<HostileCategory, readonly string[]>> = {
   'real-but-wrong-db': [
     'discovery:wrong-type', 'discovery:no-pieces', 'discovery:invalid-profile', 'discovery:pieces-wrong-type',
     'discovery:pieces-not-owned', 'discovery:pieces-not-found', 'discovery:bad-access', 'discovery:own-db',
-    'discovery:node-id-mismatch', 'discovery:rate-limited', 'discovery:duplicate', 'discovery:queue-full'
+    'discovery:node-id-mismatch', 'discovery:rate-limited', 'discovery:duplicate', 'discovery:queue-full',
+    // the machine was too slow for every attempt: said as such, never as a db that does not exist
+    'discovery:replication-timeout'
   ],
-  'other-node-id': ['discovery:node-id-mismatch', 'discovery:rate-limited', 'discovery:duplicate', 'discovery:queue-full']
+  'other-node-id': ['discovery:node-id-mismatch', 'discovery:rate-limited', 'discovery:duplicate', 'discovery:queue-full', 'discovery:replication-timeout']
 }
 
 /** mulberry32: a tiny seeded PRNG, enough for reproducible fuzzing */

@@ -18,6 +18,8 @@ export interface PeerOptions {
     maxConcurrent?: number
     maxQueued?: number
     rateLimit?: { announcements: number, windowMs: number }
+    /** Retries of announcements that failed for load or time (see `DiscoveryInit.validationRetry`) */
+    validationRetry?: { attempts?: number, initialMs?: number, maxMs?: number }
   }
   /** Profile fields written on first start (e.g. `username`) */
   profile?: Record<string, unknown>

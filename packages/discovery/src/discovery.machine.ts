@@ -1,0 +1,424 @@
+import { fromBus, toError } from '@npp/bus'
+import { keepEarly, omit } from '@npp/kit'
+import { assertEvent, assign, emit, enqueueActions, not, setup } from 'xstate'
+import { admit, drain, removedDetail, retryKey, retryPlan, retryTimerId } from './admission.js'
+import { announcementActorId, announcementMachine } from './announcement.machine.js'
+import type { AnnouncementInput } from './announcement.machine.js'
+import { closeDatabases, closer, connectedPeers, openOwnDatabases, removedStore } from './discovery.actors.js'
+import { rejected } from './events.js'
+import { peerActorId, peerMachine } from './peer.machine.js'
+import { ANNOUNCE_TYPE } from './schema.js'
+import type { Known, Pending, Queued } from './admission.js'
+import type { AnnouncedProfile, CloseCommand, PeersListed, RemovedCommand, RemovedWritten } from './discovery.actors.js'
+import type { AnnouncementReport, ChildEmit, DiscoveryEmitted, PeerAnnouncement } from './events.js'
+import type { DiscoveryOptions } from './options.js'
+import type { RejectionReason, Tombstone } from './schema.js'
+import type { Bus, BusEvent } from '@npp/bus'
+import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
+
+export interface DiscoveryInput {
+  bus: Bus
+  transport: Transport
+  catalog: AnnouncedProfile
+  options: DiscoveryOptions
+  log: Logger
+  /** Randomness for the retry jitter (default Math.random) */
+  random?: () => number
+}
+
+/** Id of the root's actor that writes the db of removed companions */
+const REMOVED_STORE_ID = 'removed-store'
+/** Id of the root's actor that closes companions' dbs that were removed */
+const CLOSER_ID = 'closer'
+
+/** Bus events kept while not running (see `keepEarly`) */
+type EarlyEvent = BusEvent<'message:received' | 'companion:removed'>
+
+export interface DiscoveryContext extends Omit<DiscoveryInput, 'random'> {
+  random: () => number
+  /** Address of our own `user` db (known while running) */
+  userDb: string | undefined
+  /** Our db of removed companions (open while running) */
+  removedDb: KeyValueDatabase<Tombstone> | undefined
+  /** Peers with a child actor */
+  peers: Record<string, true>
+  /** Announced dbs being validated, by db */
+  active: Record<string, Queued>
+  /** Announcements waiting for a free slot, oldest first */
+  queue: Queued[]
+  /** Announcements waiting out a retry delay, by sender and db, with the reason of their last failure */
+  retrying: Record<string, Pending>
+  /** Validated companions' user dbs, kept open until `companion:removed` (companions keep one per peer) */
+  known: Record<string, Known>
+  /** Dbs opened by a validation still in progress (closed on stop) */
+  opened: Record<string, KeyValueDatabase>
+  /** Companions the user removed, by `user` db address: never validated again until `readmit` */
+  removed: Record<string, { nodeId: string }>
+  /** Writes sent to the `removedStore` and not yet done */
+  pendingWrites: number
+  /** Bus events that arrived while not running, handled on entering `running` */
+  early: EarlyEvent[]
+  error: Error | undefined
+}
+
+export type DiscoveryEvent =
+  | { type: 'start' }
+  | { type: 'stop' }
+  | BusEvent<'peer:connected' | 'peer:disconnected' | 'message:received' | 'companion:removed'>
+  | PeersListed
+  | PeerAnnouncement
+  /** A retry's delay is over */
+  | RetryDue
+  /** Accept again the removed companions whose `user` db address or peer id is `target` */
+  | { type: 'readmit', target: string }
+  | ChildEmit
+  | AnnouncementReport
+  | RemovedWritten
+
+/** The input of the child that validates `next` */
+const validationInput = (context: DiscoveryContext, next: Queued, known: KeyValueDatabase | undefined): AnnouncementInput =>
+  ({ transport: context.transport, log: context.log, from: next.from, userDb: next.userDb, timeoutMs: context.options.replicationTimeoutMs, db: known })
+
+/** What a transient failure leads to: another attempt later, or a final rejection */
+type Retry =
+  | { retry: true, event: DiscoveryEmitted, due: RetryDue, id: string, delay: number, key: string, queued: Pending }
+  | { retry: false, event: DiscoveryEmitted }
+
+interface RetryDue { type: 'retry.due', key: string }
+
+function retryOrReject (context: DiscoveryContext, failed: Queued, reason: RejectionReason, detail: string): Retry {
+  const plan = retryPlan(context, failed, context.random)
+  if (!plan.retry) return { retry: false, event: rejected(failed.from, failed.userDb, reason, plan.attempt > 1 ? `${detail} (after ${plan.attempt} attempts)` : detail) }
+  const key = retryKey(failed)
+  return {
+    retry: true,
+    event: { type: 'discovery:retrying', from: failed.from, userDb: failed.userDb, reason, detail, attempt: plan.attempt, delayMs: plan.delayMs },
+    due: { type: 'retry.due', key },
+    id: retryTimerId(key),
+    delay: plan.delayMs,
+    key,
+    queued: { ...failed, attempt: plan.attempt, reason, detail }
+  }
+}
+
+/**
+ * Discovery's lifecycle: `stopped -> starting -> running -> stopping -> stopped`
+ * (or `failed`). While running it spawns a {@link peerMachine} child per
+ * connected peer (`peer-<peer id>`) and an {@link announcementMachine} child
+ * per announced db being validated (`db-<cid>`), at most
+ * `options.maxConcurrent` at a time with `options.maxQueued` waiting.
+ *
+ * An announcement that failed for load or time (its manifest or heads did
+ * not arrive in time, or the queue was full) is retried with backoff
+ * (`options.validationRetry`) while its sender is connected, with a
+ * `discovery:retrying` event each time; one that failed for what the db is
+ * ends in `discovery:rejected`.
+ *
+ * Validated dbs stay open in `known` until `companion:removed` (the
+ * companions package keeps one record per peer and reports the ones it
+ * replaces so). On `companion:removed` the db is closed and, unless a newer
+ * db of the same peer replaced it, a tombstone is written to our own db of
+ * removed companions, so the companion is not discovered again by itself
+ * (its announcements are rejected as `removed`), also after a restart; a
+ * `readmit` event lifts the tombstone and, if the peer is connected,
+ * validates its db again at once.
+ *
+ * The bus actor lives as long as the machine: announcements and
+ * `companion:removed` events that arrive while not running are kept and
+ * handled as soon as it runs; the peers connected at that moment are listed
+ * then (`connectedPeers`), later ones arrive as events.
+ */
+export const discoveryMachine = setup({
+  types: {
+    context: {} as DiscoveryContext,
+    input: {} as DiscoveryInput,
+    events: {} as DiscoveryEvent,
+    emitted: {} as DiscoveryEmitted
+  },
+  actors: {
+    bus: fromBus(['peer:connected', 'peer:disconnected', 'message:received', 'companion:removed']),
+    openOwnDatabases,
+    connectedPeers,
+    removedStore,
+    closer,
+    closeDatabases,
+    peer: peerMachine,
+    announcement: announcementMachine
+  },
+  delays: {
+    closeTimeout: ({ context }) => context.options.replicationTimeoutMs
+  },
+  guards: {
+    newPeer: ({ context, event }) => event.type === 'peer:connected' && context.peers[event.peerId] == null,
+    knownPeer: ({ context, event }) => event.type === 'peer:disconnected' && context.peers[event.peerId] != null,
+    /** Messages with a `type` of another protocol are not ours to judge */
+    otherProtocol: ({ event }) => event.type === 'message:received' && typeof event.payload.type === 'string' && event.payload.type !== ANNOUNCE_TYPE,
+    fromConnectedPeer: ({ context, event }) => event.type === 'message:received' && context.peers[event.from] != null,
+    /** The retry is still wanted (its sender did not disconnect meanwhile) */
+    retryWanted: ({ context, event }) => event.type === 'retry.due' && context.retrying[event.key] != null,
+    noPendingWrites: ({ context }) => context.pendingWrites === 0
+  },
+  actions: {
+    recordStarted: assign((_, params: { userDb: string, removedDb: KeyValueDatabase<Tombstone>, removed: Record<string, Tombstone> }) => ({ ...params, error: undefined })),
+    recordError: assign({ error: (_, params: { error: unknown }) => toError(params.error) }),
+    clearError: assign({ error: undefined }),
+    spawnPeers: enqueueActions(({ context, event, enqueue }) => {
+      const ids = event.type === 'peers.listed' ? event.peers : event.type === 'peer:connected' ? [event.peerId] : []
+      const peers = { ...context.peers }
+      for (const peerId of ids) {
+        if (peers[peerId] != null) continue
+        peers[peerId] = true
+        enqueue.spawnChild('peer', {
+          id: peerActorId(peerId),
+          input: { peerId, transport: context.transport, userDb: context.userDb!, rateLimit: context.options.rateLimit, announceRetry: context.options.announceRetry }
+        })
+      }
+      enqueue.assign({ peers })
+    }),
+    /** The peer is gone: its actor stops (no more announcing to it), its retries end with their last reason */
+    stopPeer: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'peer:disconnected')
+      enqueue.stopChild(peerActorId(event.peerId))
+      const retrying = { ...context.retrying }
+      for (const [key, pending] of Object.entries(context.retrying)) {
+        if (pending.from !== event.peerId) continue
+        enqueue.cancel(retryTimerId(key))
+        enqueue.emit(rejected(pending.from, pending.userDb, pending.reason, `${pending.detail} (not retried: the sender disconnected)`))
+        delete retrying[key]
+      }
+      enqueue.assign({ peers: omit(context.peers, event.peerId), retrying })
+    }),
+    forwardToPeer: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'message:received')
+      enqueue.sendTo(peerActorId(event.from), { type: 'message', payload: event.payload })
+    }),
+    rejectNotConnected: emit(({ event }) => {
+      const from = event.type === 'message:received' ? event.from : undefined
+      return rejected(from, undefined, 'not-connected', `${from ?? 'an unknown peer'} is not connected to us; announcements are accepted from connected peers only`)
+    }),
+    emitChild: emit(({ event }) => {
+      assertEvent(event, 'child.emit')
+      return event.event
+    }),
+    /** An announcement passed its peer's checks (or a retry is due): refuse, validate now, queue, or retry later */
+    accept: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'peer.announcement')
+      const announcement: Queued = { from: event.from, userDb: event.userDb, attempt: event.attempt ?? 0 }
+      const retrying = { ...context.retrying }
+      const admission = admit(context, announcement)
+      if (admission.kind === 'reject') {
+        enqueue.emit(rejected(announcement.from, announcement.userDb, admission.reason, admission.detail))
+      } else if (admission.kind === 'full') {
+        const plan = retryOrReject(context, announcement, 'queue-full',
+          `${context.options.maxConcurrent} announcements are being validated and ${context.options.maxQueued} wait already`)
+        enqueue.emit(plan.event)
+        if (plan.retry) {
+          enqueue.raise(plan.due, { id: plan.id, delay: plan.delay })
+          retrying[plan.key] = plan.queued
+        }
+      } else {
+        if (announcement.attempt === 0) enqueue.emit({ type: 'db:announced', from: announcement.from, userDb: announcement.userDb })
+        if (admission.kind === 'start') {
+          enqueue.spawnChild('announcement', { id: announcementActorId(announcement.userDb), input: validationInput(context, announcement, admission.known) })
+          enqueue.assign({ active: { ...context.active, [announcement.userDb]: announcement } })
+        } else {
+          enqueue.assign({ queue: [...context.queue, announcement] })
+        }
+      }
+      enqueue.assign({ retrying })
+    }),
+    retryDue: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'retry.due')
+      const due = context.retrying[event.key]!
+      enqueue.assign({ retrying: omit(context.retrying, event.key) })
+      enqueue.raise({ type: 'peer.announcement', from: due.from, userDb: due.userDb, attempt: due.attempt })
+    }),
+    recordOpened: assign({
+      opened: ({ context, event }) => event.type === 'validation.opened' ? { ...context.opened, [event.userDb]: event.db } : context.opened
+    }),
+    /** A validation ended: record or forget the db, report it (or retry it), and start queued ones */
+    finishValidation: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'validation.accepted' && event.type !== 'validation.rejected') return
+      const known = { ...context.known }
+      const retrying = { ...context.retrying }
+      const ended = context.active[event.userDb] ?? { from: event.from, userDb: event.userDb, attempt: 0 }
+      if (event.type === 'validation.accepted' && context.removed[event.userDb] != null) {
+        // removed by the user while it was being validated
+        delete known[event.userDb]
+        enqueue.sendTo(CLOSER_ID, { type: 'close', db: event.db } satisfies CloseCommand)
+        enqueue.emit(rejected(event.from, event.userDb, 'removed', removedDetail(event.userDb)))
+      } else if (event.type === 'validation.accepted') {
+        known[event.userDb] = { nodeId: event.from, db: event.db }
+        enqueue.emit({ type: 'companion:discovered', profile: event.profile, multiaddrs: event.multiaddrs })
+      } else {
+        delete known[event.userDb]
+        const plan = event.transient ? retryOrReject(context, ended, event.reason, event.detail) : undefined
+        enqueue.emit(plan?.event ?? rejected(event.from, event.userDb, event.reason, event.detail))
+        if (plan?.retry === true) {
+          enqueue.raise(plan.due, { id: plan.id, delay: plan.delay })
+          retrying[plan.key] = plan.queued
+        }
+      }
+      enqueue.stopChild(announcementActorId(event.userDb))
+      const active = omit(context.active, event.userDb)
+      const next = drain({ ...context, known, active })
+      for (const refused of next.refuse) enqueue.emit(rejected(refused.from, refused.userDb, refused.reason, refused.detail))
+      for (const started of next.start) {
+        enqueue.spawnChild('announcement', { id: announcementActorId(started.userDb), input: validationInput(context, started, started.known) })
+        active[started.userDb] = { from: started.from, userDb: started.userDb, attempt: started.attempt }
+      }
+      enqueue.assign({ known, active, retrying, queue: next.queue, opened: omit(context.opened, event.userDb) })
+    }),
+    /**
+     * The user removed a companion (or companions replaced it by a newer db of the same
+     * peer): close its db, and write a tombstone unless it was replaced.
+     */
+    forgetCompanion: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'companion:removed')
+      const { userDb, peerId } = event
+      const known = context.known[userDb]
+      if (known != null) enqueue.sendTo(CLOSER_ID, { type: 'close', db: known.db } satisfies CloseCommand)
+      const replaced = Object.entries(context.known).some(([other, k]) => other !== userDb && k.nodeId === peerId)
+      const tombstone = !replaced && context.removed[userDb] == null
+      if (tombstone) {
+        enqueue.sendTo(REMOVED_STORE_ID, { type: 'put', db: context.removedDb!, userDb, nodeId: peerId } satisfies RemovedCommand)
+      }
+      enqueue.assign({
+        known: omit(context.known, userDb),
+        removed: tombstone ? { ...context.removed, [userDb]: { nodeId: peerId } } : context.removed,
+        pendingWrites: context.pendingWrites + (tombstone ? 1 : 0)
+      })
+    }),
+    /** Lift the tombstones of a `user` db or of every db of a peer; validate again at once where that peer is connected */
+    readmit: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'readmit')
+      const removed = { ...context.removed }
+      let writes = 0
+      for (const [userDb, { nodeId }] of Object.entries(context.removed)) {
+        if (userDb !== event.target && nodeId !== event.target) continue
+        delete removed[userDb]
+        enqueue.sendTo(REMOVED_STORE_ID, { type: 'del', db: context.removedDb!, userDb } satisfies RemovedCommand)
+        writes++
+        if (context.peers[nodeId] != null) enqueue.raise({ type: 'peer.announcement', from: nodeId, userDb })
+      }
+      enqueue.assign({ removed, pendingWrites: context.pendingWrites + writes })
+    }),
+    written: assign({
+      pendingWrites: ({ context }) => Math.max(0, context.pendingWrites - 1),
+      error: ({ context, event }) => event.type === 'removed.written' && event.error != null ? event.error : context.error
+    }),
+    /** Keep a bus event that arrived while not running, to handle it once running */
+    keepEarly: assign({
+      early: ({ context, event }) => keepEarly(context.early, event as EarlyEvent)
+    }),
+    /** Handle the kept events, oldest first, as if they arrived now */
+    handleEarly: enqueueActions(({ context, enqueue }) => {
+      for (const event of context.early) enqueue.raise(event)
+      enqueue.assign({ early: [] })
+    }),
+    stopChildren: enqueueActions(({ context, enqueue }) => {
+      for (const peerId of Object.keys(context.peers)) enqueue.stopChild(peerActorId(peerId))
+      for (const userDb of Object.keys(context.active)) enqueue.stopChild(announcementActorId(userDb))
+      for (const key of Object.keys(context.retrying)) enqueue.cancel(retryTimerId(key))
+      enqueue.assign({ peers: {}, active: {}, queue: [], retrying: {} })
+    }),
+    reset: assign({ known: {}, opened: {}, early: [], pendingWrites: 0 })
+  }
+}).createMachine({
+  id: 'discovery',
+  context: ({ input }) => ({
+    bus: input.bus,
+    transport: input.transport,
+    catalog: input.catalog,
+    options: input.options,
+    log: input.log,
+    random: input.random ?? Math.random,
+    userDb: undefined,
+    removedDb: undefined,
+    peers: {},
+    active: {},
+    queue: [],
+    retrying: {},
+    known: {},
+    opened: {},
+    removed: {},
+    pendingWrites: 0,
+    early: [],
+    error: undefined
+  }),
+  // Live as long as the actor: the bus (so that what arrives before `start()` has
+  // finished is kept and handled once running), the writer of removed companions (so
+  // that stopping can wait for its writes) and the closer.
+  invoke: [
+    { id: 'bus', src: 'bus', input: ({ context }) => ({ bus: context.bus }) },
+    { id: REMOVED_STORE_ID, src: 'removedStore', input: ({ context }) => ({ log: context.log }) },
+    { id: CLOSER_ID, src: 'closer', input: ({ context }) => ({ log: context.log }) }
+  ],
+  on: {
+    'message:received': { guard: not('otherProtocol'), actions: 'keepEarly' },
+    'companion:removed': { actions: 'keepEarly' },
+    'removed.written': { actions: 'written' }
+  },
+  initial: 'stopped',
+  states: {
+    stopped: {
+      on: { start: 'starting' }
+    },
+    starting: {
+      entry: 'clearError',
+      on: { stop: 'stopped' },
+      invoke: {
+        src: 'openOwnDatabases',
+        input: ({ context }) => ({ transport: context.transport, catalog: context.catalog, log: context.log }),
+        onDone: { target: 'running', actions: { type: 'recordStarted', params: ({ event }) => event.output } },
+        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } }
+      }
+    },
+    running: {
+      exit: 'stopChildren',
+      // lists the peers connected now (`peers.listed`, the first event handled here)
+      invoke: { id: 'connected-peers', src: 'connectedPeers', input: ({ context }) => ({ transport: context.transport, log: context.log }) },
+      on: {
+        stop: 'stopping',
+        'peers.listed': { actions: ['spawnPeers', 'handleEarly'] },
+        'peer:connected': { guard: 'newPeer', actions: 'spawnPeers' },
+        'peer:disconnected': { guard: 'knownPeer', actions: 'stopPeer' },
+        'message:received': [
+          { guard: 'otherProtocol' },
+          { guard: 'fromConnectedPeer', actions: 'forwardToPeer' },
+          { actions: 'rejectNotConnected' }
+        ],
+        'companion:removed': { actions: 'forgetCompanion' },
+        readmit: { actions: 'readmit' },
+        'peer.announcement': { actions: 'accept' },
+        'retry.due': { guard: 'retryWanted', actions: 'retryDue' },
+        'child.emit': { actions: 'emitChild' },
+        'validation.opened': { actions: 'recordOpened' },
+        'validation.accepted': { actions: 'finishValidation' },
+        'validation.rejected': { actions: 'finishValidation' }
+      }
+    },
+    stopping: {
+      initial: 'flushing',
+      states: {
+        /** the last tombstones are written before the transport may go */
+        flushing: {
+          always: { guard: 'noPendingWrites', target: 'closing' },
+          after: { closeTimeout: 'closing' }
+        },
+        closing: {
+          after: { closeTimeout: { target: '#discovery.stopped', actions: 'reset' } },
+          invoke: {
+            src: 'closeDatabases',
+            input: ({ context }) => ({ dbs: [...Object.values(context.known).map((k) => k.db), ...Object.values(context.opened)], log: context.log }),
+            onDone: { target: '#discovery.stopped', actions: 'reset' },
+            onError: { target: '#discovery.stopped', actions: 'reset' }
+          }
+        }
+      }
+    },
+    failed: {
+      on: { start: 'starting' }
+    }
+  }
+})
