@@ -2,7 +2,7 @@
  * @packageDocumentation
  *
  * The typed event bus of New Piece, Please!. Every event that passes between the
- * packages (`peer:connected`, `db:announced`, `companion:online`, `catalog:result`, ...)
+ * packages (`peer:connected`, `db:announced`, `companion:online`, `catalog:changed`, ...)
  * is declared once in {@link BusEvents}, so a wrong payload does not compile.
  *
  * It also holds the two seams between the bus and a package's XState machine

@@ -41,7 +41,7 @@ export async function cidOf (seed: string): Promise<string> {
 
 const bus = createBus()
 bus.onAny((type, payload) => {
-  if (type === 'catalog:result' || type === 'catalog:done' || type === 'catalog:changed') return
+  if (type === 'catalog:changed') return
   if (type === 'transport:failed') {
     out({ event: type, error: String((payload as BusEvents['transport:failed']).error) })
   } else if (type === 'message:received') {
