@@ -97,9 +97,16 @@ export function createPeer (init: PeerInit): Peer {
     ...(init.listen == null ? {} : { listen: init.listen }),
     ...(init.bootstrap == null ? {} : { bootstrap: init.bootstrap })
   })
-  const catalog = createCatalog({ bus, transport, ...(init.queryTimeoutMs == null ? {} : { defaultQueryTimeoutMs: init.queryTimeoutMs }) })
+  // The catalog owns our profile (it writes the missing fields on start); discovery
+  // announces the catalog's user db, so it starts after it
+  const catalog = createCatalog({
+    bus,
+    transport,
+    ...(init.profile == null ? {} : { profile: init.profile }),
+    ...(init.queryTimeoutMs == null ? {} : { defaultQueryTimeoutMs: init.queryTimeoutMs })
+  })
   const companions = createCompanions({ bus, transport })
-  const discovery = createDiscovery({ bus, transport, ...(init.profile == null ? {} : { profile: init.profile }) })
+  const discovery = createDiscovery({ bus, transport })
   const components: Components = { transport, catalog, companions, discovery }
   // Inspection through each package actor's public `system.inspect()`: every actor of
   // that system (the package machine and all the children it spawns or invokes) from

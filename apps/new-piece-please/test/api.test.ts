@@ -22,7 +22,7 @@ const cleanups = new Cleanups()
 beforeAll(async () => {
   repo = await tempDir(cleanups, 'app-api')
   token = await ensureToken(repo)
-  peer = createPeer({ repo })
+  peer = createPeer({ repo, profile: { username: 'ada', city: 'Linz' } })
   cleanups.add(async () => { await peer.stop() })
   await peer.start()
   server = await startControlServer({ peer, token })
@@ -64,7 +64,9 @@ describe('the control API', () => {
     const ok = await call('GET', '/api/id')
     expect(ok.status).toBe(200)
     expect(ok.body.peerId).toBe(peer.transport.peerId)
-    expect(ok.body.userDb).toBe(peer.discovery.userDbAddress)
+    expect(ok.body.userDb).toBe(peer.catalog.userDbAddress)
+    // the profile given to createPeer() was written by the catalog on its first start
+    expect(ok.body.username).toBe('ada')
   })
 
   it('answers only to its own loopback host (DNS rebinding guard)', async () => {

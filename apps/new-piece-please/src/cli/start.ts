@@ -121,7 +121,7 @@ export async function startPeer (options: StartOptions, out: Output): Promise<nu
     event: 'started',
     peerId: peer.transport.peerId,
     multiaddrs: peer.transport.multiaddrs,
-    userDb: peer.discovery.userDbAddress,
+    userDb: peer.catalog.userDbAddress,
     pieces: peer.catalog.piecesAddress,
     repo: options.repo,
     pid: process.pid,

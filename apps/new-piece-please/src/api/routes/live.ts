@@ -32,7 +32,8 @@ export function liveRoutes ({ peer }: { peer: Peer }): Hono {
         if (sse.aborted || pending >= MAX_PENDING_EVENTS) return
         pending++
         const message = { event, data: toJson(data) }
-        tail = tail.then(async () => { await sse.writeSSE(message) }).finally(() => { pending-- })
+        // (hono's write swallows a closed stream's errors; a rejection here must not end the chain either)
+        tail = tail.then(async () => { await sse.writeSSE(message) }).catch(() => {}).finally(() => { pending-- })
       }
       const aborted = new Promise<void>((resolve) => { sse.onAbort(resolve) })
       const offBus = peer.bus.onAny(<K extends keyof BusEvents>(type: K, payload: BusEvents[K]) => { send('bus', { type, payload }) })

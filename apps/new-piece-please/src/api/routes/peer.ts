@@ -21,7 +21,7 @@ export function peerRoutes ({ peer, onStop, dashboardUrl }: PeerRoutesOptions): 
     return c.json({
       peerId: peer.transport.peerId,
       multiaddrs: peer.transport.multiaddrs,
-      userDb: peer.discovery.userDbAddress,
+      userDb: peer.catalog.userDbAddress,
       pieces: peer.catalog.piecesAddress,
       repo: peer.repo,
       username: await peer.catalog.profile.get('username'),
