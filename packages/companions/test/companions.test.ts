@@ -27,8 +27,10 @@ describe('companions in one process', () => {
     expect(atA).toMatchObject({
       userDb: b.discovery.userDbAddress,
       status: 'online',
-      profile: { userDb: b.discovery.userDbAddress, nodeId: b.transport.peerId, username: await b.discovery.userDb.get('username') }
+      profile: { userDb: b.discovery.userDbAddress, nodeId: b.transport.peerId, username: await b.catalog.profile.get('username') }
     })
+    // what discovery announced is the catalog's user db
+    expect(b.discovery.userDbAddress).toBe(b.catalog.userDbAddress)
     expect(atA!.multiaddrs.some((m) => m.endsWith(`/p2p/${b.transport.peerId}`))).toBe(true)
     expect(atA!.firstSeen).toBeLessThanOrEqual(atA!.lastSeen)
     expect(names(await b.companions.list())).toEqual([`${a.transport.peerId}:online`])

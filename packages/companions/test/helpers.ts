@@ -1,10 +1,12 @@
 import { createBus } from '@npp/bus'
+import { createCatalog } from '@npp/catalog'
 import { createDiscovery } from '@npp/discovery'
 import { JsonLinesChild, peerProcessScript } from '@npp/testkit'
 import { createTransport } from '@npp/transport'
 import { createCompanions } from '../src/index.js'
 import type { Companions, CompanionsInit } from '../src/index.js'
 import type { Bus, BusEvents } from '@npp/bus'
+import type { Catalog } from '@npp/catalog'
 import type { Discovery, DiscoveryInit } from '@npp/discovery'
 import type { ChildEvent, Cleanups } from '@npp/testkit'
 import type { Logger, Transport } from '@npp/transport'
@@ -14,15 +16,19 @@ export type { ChildEvent } from '@npp/testkit'
 
 export interface PeerOptions {
   backoff?: CompanionsInit['backoff']
-  discovery?: Partial<Omit<DiscoveryInit, 'bus' | 'transport'>>
+  discovery?: Partial<Omit<DiscoveryInit, 'bus' | 'transport' | 'catalog'>>
+  /** The catalog's profile fixture (`createCatalog({ profile })`) */
+  profile?: Record<string, unknown>
   /** Companions' logger (in-process peers only) */
   logger?: Logger
 }
 
-/** A full peer in this process: transport, companions and discovery on one bus */
+/** A full peer in this process: transport, catalog, companions and discovery on one bus */
 export interface Peer {
   bus: Bus
   transport: Transport
+  /** Owns our profile (`user` db) that discovery announces */
+  catalog: Catalog
   companions: Companions
   discovery: Discovery
   repo: string
@@ -35,23 +41,27 @@ export async function startPeer (cleanups: Cleanups, repo: string, options: Peer
   const events: Peer['events'] = []
   bus.onAny((type, event) => { events.push({ type, event }) })
   const transport = createTransport({ bus, repo })
+  const catalog = createCatalog({ bus, transport, ...(options.profile == null ? {} : { profile: options.profile }) })
   const companions = createCompanions({ bus, transport, backoff: options.backoff, ...(options.logger == null ? {} : { logger: options.logger }) })
-  const discovery = createDiscovery({ bus, transport, ...options.discovery })
+  const discovery = createDiscovery({ bus, transport, catalog, ...options.discovery })
   const stop = async (): Promise<void> => {
     await discovery.stop()
     await companions.stop()
+    await catalog.stop()
     await transport.stop()
   }
   cleanups.add(stop)
+  // the order of the contract: transport, catalog, companions, discovery
   await transport.start()
+  await catalog.start()
   await companions.start()
   await discovery.start()
-  return { bus, transport, companions, discovery, repo, events, stop }
+  return { bus, transport, catalog, companions, discovery, repo, events, stop }
 }
 
 /** A full peer in another OS process, on `repo`, driven with JSON lines (the script shared with the benchmarks, from @npp/testkit) */
 export class PeerProcess extends JsonLinesChild {
-  constructor (repo: string, options: Pick<PeerOptions, 'backoff' | 'discovery'> = {}) {
+  constructor (repo: string, options: Pick<PeerOptions, 'backoff' | 'discovery' | 'profile'> = {}) {
     super(peerProcessScript, [repo, JSON.stringify(options)], { name: 'peer-process' })
   }
 }

@@ -160,7 +160,7 @@ export class JsonLinesChild {
 
 /**
  * Path of the one peer script of the companions tests and the discovery and
- * reconnect benchmarks: a full peer (transport, companions, discovery) in its
+ * reconnect benchmarks: a full peer (transport, catalog, companions, discovery) in its
  * own OS process, driven with JSON lines (its header lists the commands and
  * what it prints). Arguments: `[repo, JSON.stringify(options)]`, both optional.
  * It runs the workspace's built packages (peer dependencies of this one).
@@ -179,6 +179,8 @@ export interface PeerProcessOptions {
   backoff?: { initialMs?: number, maxMs?: number, factor?: number, jitter?: number }
   /** More options of `createDiscovery()` */
   discovery?: Record<string, unknown>
+  /** `createCatalog()`'s profile fixture, e.g. `{ username: 'alice' }` */
+  profile?: Record<string, unknown>
   /** `createTransport()`'s listen addresses */
   listen?: string[]
 }
