@@ -106,7 +106,7 @@ export function createPeer (init: PeerInit): Peer {
     ...(init.queryTimeoutMs == null ? {} : { defaultQueryTimeoutMs: init.queryTimeoutMs })
   })
   const companions = createCompanions({ bus, transport })
-  const discovery = createDiscovery({ bus, transport })
+  const discovery = createDiscovery({ bus, transport, catalog })
   const components: Components = { transport, catalog, companions, discovery }
   // Inspection through each package actor's public `system.inspect()`: every actor of
   // that system (the package machine and all the children it spawns or invokes) from
