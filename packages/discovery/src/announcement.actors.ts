@@ -83,16 +83,17 @@ export interface ReplicateInput {
 /**
  * Start the head exchange with every peer that has the db open
  * (`startSync`: OrbitDB alone would wait for them to dial us, a race it can
- * lose in silence) and wait, event-driven, for the first `join`: OrbitDB
- * emits it after it received a peer's heads and joined every entry they
- * reference, i.e. when the whole log has arrived. Any peer's heads do: every
- * entry is signed by the db's owner, and the profile check comes next.
+ * lose in silence) and wait, event-driven, for the announcer's `join`:
+ * OrbitDB emits it after it received that peer's heads and joined every
+ * entry they reference, i.e. when the whole log has arrived. (It emits
+ * `join` for a peer that sent no heads too: only the announcer's count.)
  */
 export const waitReplicated = fromPromise<{ entries: number, via: string }, ReplicateInput>(async ({ input, signal }) => {
   const { transport, db, from, log } = input
   let cleanup = (): void => {}
   const joined = new Promise<string>((resolve, reject) => {
-    const onJoin = (peerId: unknown): void => { cleanup(); resolve(String(peerId)) }
+    // Only the announcer's heads: another peer that opened the db may hold none or an older part of it
+    const onJoin = (peerId: unknown): void => { if (String(peerId) === from) { cleanup(); resolve(String(peerId)) } }
     const onAbort = (): void => { cleanup(); reject(signal.reason) }
     cleanup = () => {
       db.events.off('join', onJoin)
