@@ -210,7 +210,10 @@ describe('many peers behind one address', () => {
     // every one of them is a pubsub peer of `a` now (each told it about its subscription)
     await waitSubscribers(a.transport.libp2p.services.pubsub, 'crowd', 15)
     const b = await peer('sixteenth')
+    // b's dial resolves when b is connected; a sees the inbound connection when it says so
+    const connected = a.bus.waitFor('peer:connected', (e) => e.peerId === b.transport.peerId, { timeoutMs: 10_000 })
     await b.transport.connect(a.transport.multiaddrs[0]!)
+    await connected
     expect(a.transport.peers().length).toBe(16)
     const received = a.bus.waitFor('message:received', (e) => e.from === b.transport.peerId, { timeoutMs: 10_000 })
     await b.transport.send(a.transport.peerId, { hello: 'from behind the same address' })

@@ -225,7 +225,8 @@ async function run (command: Command): Promise<unknown> {
     case 'stats': {
       const gc = (globalThis as { gc?: () => void }).gc
       if (command.gc === true && gc != null) gc()
-      return process.memoryUsage()
+      const cpu = process.cpuUsage()
+      return { ...process.memoryUsage(), cpuMs: (cpu.user + cpu.system) / 1000 }
     }
     case 'query': {
       const started = performance.now()

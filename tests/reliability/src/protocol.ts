@@ -86,4 +86,6 @@ export interface MemoryStats {
   heapTotal: number
   external: number
   arrayBuffers: number
+  /** CPU time the process used so far (user + system), in ms */
+  cpuMs: number
 }
