@@ -1,7 +1,8 @@
 import { fromBus, toError } from '@npp/bus'
 import { keepEarly, omit } from '@npp/kit'
 import { assertEvent, assign, emit, enqueueActions, not, setup } from 'xstate'
-import { admit, drain, removedDetail, retryKey, retryPlan, retryTimerId } from './admission.js'
+import { admit, drain, removedDetail, retryTimerId } from './admission.js'
+import { retryOrReject } from './retries.js'
 import { announcementActorId, announcementMachine } from './announcement.machine.js'
 import type { AnnouncementInput } from './announcement.machine.js'
 import { closeDatabases, closer, connectedPeers, openOwnDatabases, removedStore } from './discovery.actors.js'
@@ -9,10 +10,11 @@ import { rejected } from './events.js'
 import { peerActorId, peerMachine } from './peer.machine.js'
 import { ANNOUNCE_TYPE } from './schema.js'
 import type { Known, Pending, Queued } from './admission.js'
+import type { RetryDue } from './retries.js'
 import type { AnnouncedProfile, CloseCommand, PeersListed, RemovedCommand, RemovedWritten } from './discovery.actors.js'
 import type { AnnouncementReport, ChildEmit, DiscoveryEmitted, PeerAnnouncement } from './events.js'
 import type { DiscoveryOptions } from './options.js'
-import type { RejectionReason, Tombstone } from './schema.js'
+import type { Tombstone } from './schema.js'
 import type { Bus, BusEvent } from '@npp/bus'
 import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 
@@ -78,28 +80,6 @@ export type DiscoveryEvent =
 /** The input of the child that validates `next` */
 const validationInput = (context: DiscoveryContext, next: Queued, known: KeyValueDatabase | undefined): AnnouncementInput =>
   ({ transport: context.transport, log: context.log, from: next.from, userDb: next.userDb, timeoutMs: context.options.replicationTimeoutMs, db: known })
-
-/** What a transient failure leads to: another attempt later, or a final rejection */
-type Retry =
-  | { retry: true, event: DiscoveryEmitted, due: RetryDue, id: string, delay: number, key: string, queued: Pending }
-  | { retry: false, event: DiscoveryEmitted }
-
-interface RetryDue { type: 'retry.due', key: string }
-
-function retryOrReject (context: DiscoveryContext, failed: Queued, reason: RejectionReason, detail: string): Retry {
-  const plan = retryPlan(context, failed, context.random)
-  if (!plan.retry) return { retry: false, event: rejected(failed.from, failed.userDb, reason, plan.attempt > 1 ? `${detail} (after ${plan.attempt} attempts)` : detail) }
-  const key = retryKey(failed)
-  return {
-    retry: true,
-    event: { type: 'discovery:retrying', from: failed.from, userDb: failed.userDb, reason, detail, attempt: plan.attempt, delayMs: plan.delayMs },
-    due: { type: 'retry.due', key },
-    id: retryTimerId(key),
-    delay: plan.delayMs,
-    key,
-    queued: { ...failed, attempt: plan.attempt, reason, detail }
-  }
-}
 
 /**
  * Discovery's lifecycle: `stopped -> starting -> running -> stopping -> stopped`
