@@ -18,15 +18,18 @@ export type Verdict = { ok: true } | { ok: false, reason: RejectionReason, detai
 export interface DbInput { transport: Transport, userDb: string, log: Logger }
 
 /**
- * Whether the announcing peer serves the db: it has it open with sync, so
- * libp2p's identify lists OrbitDB's `/orbitdb/heads/<address>` protocol for
- * it. Only evidence, never a verdict: it decides whether a db whose manifest
- * did not arrive in time is worth another attempt.
+ * Whether the announcing peer serves the db: it has it open with sync, so it
+ * is subscribed to the db's topic (gossipsub tells every connected peer about
+ * every subscription), or libp2p's identify lists OrbitDB's
+ * `/orbitdb/heads/<address>` protocol for it. Only evidence, never a verdict:
+ * it tells a db that is too slow to arrive from one that nobody has.
  */
 export const probeServed = fromPromise<boolean, DbInput & { from: string }>(async ({ input }) => {
+  const { transport, userDb, from } = input
   try {
-    const peer = await input.transport.libp2p.peerStore.get(peerIdFromString(input.from))
-    return peer.protocols.includes(`/orbitdb/heads${input.userDb}`)
+    if (transport.libp2p.services.pubsub.getSubscribers(userDb).some((peer) => peer.toString() === from)) return true
+    const peer = await transport.libp2p.peerStore.get(peerIdFromString(from))
+    return peer.protocols.includes(`/orbitdb/heads${userDb}`)
   } catch {
     return false
   }

@@ -1,4 +1,4 @@
-import { assign, sendParent, setup, stateIn } from 'xstate'
+import { and, assign, not, sendParent, setup, stateIn } from 'xstate'
 import { closeDatabase, openDatabase, probeServed, readManifests, validateProfile, waitReplicated } from './announcement.actors.js'
 import type { ValidateOutput, Verdict } from './announcement.actors.js'
 import type { AnnouncementReport, ChildEmit } from './events.js'
@@ -24,7 +24,7 @@ export interface AnnouncementContext {
   userDb: string
   timeoutMs: number
   db: KeyValueDatabase | undefined
-  /** The announcer has the db open (libp2p identify lists its heads protocol) */
+  /** The announcer has the db open (subscribed to its topic, or identify lists its heads protocol) */
   served: boolean
   entries: number
   reason: RejectionReason | undefined
@@ -61,7 +61,9 @@ export const announcementMachine = setup({
   guards: {
     hasDatabase: ({ context }) => context.db != null,
     passed: (_, params: { output: Verdict | ValidateOutput }) => params.output.ok,
-    fetchingManifest: stateIn('#announcement.fetching.manifest')
+    /** Still waiting for the manifest of a db that nobody is known to serve: it may not exist */
+    manifestNowhere: and([stateIn('#announcement.fetching.manifest'), not('served')]),
+    served: ({ context }) => context.served
   },
   actions: {
     recordServed: assign({ served: (_, params: { served: boolean }) => params.served }),
@@ -87,8 +89,7 @@ export const announcementMachine = setup({
         from: context.from,
         reason,
         detail: context.detail,
-        // a manifest that did not come is worth another try only if the announcer serves the db
-        transient: TRANSIENT.has(reason) || (reason === 'not-found' && context.served)
+        transient: TRANSIENT.has(reason)
       }
     })
   }
@@ -125,13 +126,13 @@ export const announcementMachine = setup({
       after: {
         replicationTimeout: [
           {
-            guard: 'fetchingManifest',
+            guard: 'manifestNowhere',
             target: 'rejected',
-            actions: { type: 'recordTimeout', params: ({ context }) => ({ reason: 'not-found' as const, detail: `the db's manifest did not arrive within ${context.timeoutMs} ms` }) }
+            actions: { type: 'recordTimeout', params: ({ context }) => ({ reason: 'not-found' as const, detail: `the db's manifest did not arrive within ${context.timeoutMs} ms, and its announcer does not have it open` }) }
           },
           {
             target: 'rejected',
-            actions: { type: 'recordTimeout', params: ({ context }) => ({ reason: 'replication-timeout' as const, detail: `no peer's heads of the db joined within ${context.timeoutMs} ms` }) }
+            actions: { type: 'recordTimeout', params: ({ context }) => ({ reason: 'replication-timeout' as const, detail: `the db (open at its announcer) did not arrive within ${context.timeoutMs} ms` }) }
           }
         ]
       },

@@ -38,9 +38,9 @@ export type RejectionReason =
   | 'not-connected'
   /** the announced db is one of our own */
   | 'own-db'
-  /** the db's manifest did not arrive within `replicationTimeoutMs` (no peer has it, or too slowly; retried while the announcer serves the db) */
+  /** the db's manifest did not arrive within `replicationTimeoutMs` and its announcer does not have it open: it may not exist */
   | 'not-found'
-  /** the manifest arrived but no peer's heads joined within `replicationTimeoutMs` (retried: the db exists) */
+  /** the db (open at its announcer) did not arrive within `replicationTimeoutMs`: its manifest, or its heads; retried */
   | 'replication-timeout'
   /** the announced db is not a KeyValue db (or no OrbitDB db at all) */
   | 'wrong-type'

@@ -271,18 +271,18 @@ describe('discoveryMachine', () => {
     h.announce('p1', dbAddress(0))
     await settle()
     h.clock.increment(2_000)
-    expect(h.retrying()).toEqual([['not-found', 1]])
+    expect(h.retrying()).toEqual([['replication-timeout', 1]])
     expect(h.actor.getSnapshot().context.active).toEqual({})
     h.clock.increment(1_000) // first retry after initialMs
     await settle()
     expect(Object.keys(h.actor.getSnapshot().context.active)).toEqual([dbAddress(0)])
     h.clock.increment(2_000)
-    expect(h.retrying()).toEqual([['not-found', 1], ['not-found', 2]])
+    expect(h.retrying()).toEqual([['replication-timeout', 1], ['replication-timeout', 2]])
     h.clock.increment(2_000) // doubled
     await settle()
     h.clock.increment(2_000)
     // three attempts in all: now final, and db:announced was said once
-    expect(h.reasons()).toEqual(['not-found'])
+    expect(h.reasons()).toEqual(['replication-timeout'])
     expect(h.emitted.filter((e) => e.type === 'discovery:rejected')[0]).toMatchObject({ detail: expect.stringMatching(/after 3 attempts/) })
     expect(h.emitted.filter((e) => e.type === 'db:announced')).toHaveLength(1)
   })
