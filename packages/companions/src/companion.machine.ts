@@ -35,13 +35,7 @@ export interface CompanionInput {
   random: () => number
 }
 
-export interface CompanionContext {
-  record: CompanionRecord
-  transport: Transport
-  backoff: Backoff
-  log: Logger
-  saved: boolean
-  random: () => number
+export interface CompanionContext extends CompanionInput {
   /** Failed redials since it was last online */
   attempt: number
   /** The last status emitted on the bus, so each change is emitted once */

@@ -1,8 +1,7 @@
-import { createBus } from '@npp/bus'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { LOGGED_IN_FULL, onNotice } from '../src/console-filter.js'
-import { createTransport, Documents, KeyValue, openOwnDatabase, OWN_DATABASES } from '../src/index.js'
-import { forgeEntry, tempRepo, waitSubscribed } from './helpers.js'
+import { Documents, KeyValue, openOwnDatabase, OWN_DATABASES } from '../src/index.js'
+import { forgeEntry, startedTransport, waitSubscribed } from './helpers.js'
 import type { Notice } from '../src/console-filter.js'
 import type { Transport } from '../src/index.js'
 
@@ -18,14 +17,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-async function peer (name: string): Promise<Transport> {
-  const tmp = await tempRepo(name)
-  cleanups.push(tmp.cleanup)
-  const transport = createTransport({ bus: createBus(), repo: tmp.dir })
-  await transport.start()
-  cleanups.push(async () => { await transport.stop() })
-  return transport
-}
+const peer = async (name: string): Promise<Transport> => await startedTransport(cleanups, name)
 
 /** Resolve with the next `count` OrbitDB notices of `kind` (event-driven) */
 async function notices (kind: string, count = 1): Promise<Notice[]> {

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as dagCbor from '@ipld/dag-cbor'
+import { createBus } from '@npp/bus'
 import { JsonLinesChild } from '@npp/testkit'
 import * as Block from 'multiformats/block'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { createTransport } from '../src/index.js'
 import type { Database, Identity, Transport } from '../src/index.js'
 
 export type { ChildEvent } from '@npp/testkit'
@@ -61,4 +63,14 @@ export async function forgeEntry (kind: ForgeKind, db: Database, owner: Identity
   const entry = { ...value, key: signer.publicKey, identity: owner.hash, sig: await (signer as SigningIdentity).sign(signer, bytes) }
   const encoded = await Entry.encode(entry)
   return { ...encoded, entry }
+}
+
+/** Start a transport on a fresh repo; `cleanups` gets its stop and the repo's removal (run them in reverse) */
+export async function startedTransport (cleanups: Array<() => Promise<void>>, name: string): Promise<Transport> {
+  const tmp = await tempRepo(name)
+  cleanups.push(tmp.cleanup)
+  const transport = createTransport({ bus: createBus(), repo: tmp.dir })
+  await transport.start()
+  cleanups.push(async () => { await transport.stop() })
+  return transport
 }

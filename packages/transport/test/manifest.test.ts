@@ -1,11 +1,10 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { createBus } from '@npp/bus'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTransport, Documents, inspectDatabase, IPFSAccessController, KeyValue, openOwnDatabase, OWN_DATABASES } from '../src/index.js'
-import { tempRepo } from './helpers.js'
+import { Documents, inspectDatabase, IPFSAccessController, KeyValue, openOwnDatabase, OWN_DATABASES } from '../src/index.js'
+import { startedTransport } from './helpers.js'
 import type { Transport } from '../src/index.js'
 
 const RAW = 0x55
@@ -13,14 +12,7 @@ const cleanups: Array<() => Promise<void>> = []
 let owner: Transport
 let other: Transport
 
-async function peer (name: string): Promise<Transport> {
-  const tmp = await tempRepo(name)
-  cleanups.push(tmp.cleanup)
-  const transport = createTransport({ bus: createBus(), repo: tmp.dir })
-  await transport.start()
-  cleanups.push(async () => { await transport.stop() })
-  return transport
-}
+const peer = async (name: string): Promise<Transport> => await startedTransport(cleanups, name)
 
 /** Store `bytes` as a block of `codec` in `transport`'s blockstore; returns it as an /orbitdb/ address */
 async function storeBlock (transport: Transport, bytes: Uint8Array, codec: number): Promise<string> {
