@@ -13,7 +13,7 @@ import type { Startable } from '@libp2p/interface'
 import type { Bus } from '@npp/bus'
 import type { Catalog } from '@npp/catalog'
 import type { Companions } from '@npp/companions'
-import type { Discovery } from '@npp/discovery'
+import type { AcceptPolicy, Discovery } from '@npp/discovery'
 import type { Transport } from '@npp/transport'
 import type { Actor, AnyStateMachine, InspectionEvent, Observer } from 'xstate'
 
@@ -31,6 +31,11 @@ export interface PeerInit {
   inspect?: InspectObserver[]
   /** Default timeout of distributed queries (ms) */
   queryTimeoutMs?: number
+  /**
+   * Who becomes a companion (default `consent`: peers we dial or that bring our invite,
+   * the others wait for the user's decision; `all`: every valid peer; `none`: nobody new)
+   */
+  accept?: AcceptPolicy
   /**
    * Profile fields (e.g. `{ username: 'alice' }`) written to our `user` db where
    * they are missing, so on first start; a field the user set is never
@@ -106,7 +111,7 @@ export function createPeer (init: PeerInit): Peer {
     ...(init.queryTimeoutMs == null ? {} : { defaultQueryTimeoutMs: init.queryTimeoutMs })
   })
   const companions = createCompanions({ bus, transport })
-  const discovery = createDiscovery({ bus, transport, catalog })
+  const discovery = createDiscovery({ bus, transport, catalog, companions, ...(init.accept == null ? {} : { accept: init.accept }) })
   const components: Components = { transport, catalog, companions, discovery }
   // Inspection through each package actor's public `system.inspect()`: every actor of
   // that system (the package machine and all the children it spawns or invokes) from

@@ -18,7 +18,8 @@ function apiThrowing (error: Error): ReturnType<typeof createApi> {
   const fail = async (): Promise<never> => { throw error }
   const peer = {
     companions: { list: fail, remove: fail },
-    transport: { connect: fail, peers: () => { throw error } }
+    transport: { peers: () => { throw error } },
+    discovery: { connect: fail }
   } as unknown as Peer
   return createApi({ peer, token: TOKEN, allowedHosts: () => [HOST] })
 }

@@ -115,17 +115,34 @@ describe('commands against a running peer', () => {
     expect((await npp(['pieces', 'add', '--repo', bob.repo, '--instrument', 'violin', '--title', 'Csárdás', '--file', file])).code).toBe(0)
 
     const bus = await followBus(alice.api)
+    const bobsBus = await followBus(bob.api)
     try {
+      const asked = bobsBus.waitFor('companion:pending', (p) => p.peerId === alice.info.peerId)
       const connected = await npp(['connect', bob.info.multiaddrs[0]!, '--repo', alice.repo, '--json'])
       expect(connected.code).toBe(0)
       expect(JSON.parse(connected.stdout)).toEqual({ peerId: bob.info.peerId })
-      // discovery and companions do the rest by themselves
+      // alice dialled bob, so she consents; discovery and companions do the rest by themselves
       await bus.waitFor('companion:online', (p) => p.peerId === bob.info.peerId)
       // bob's piece has arrived in alice's replica of his catalog
       await bus.waitFor('catalog:replicated', (p) => p.peerId === bob.info.peerId && p.pieces === 1)
+      // bob was asked by nobody: alice waits for his decision
+      await asked
+      const pending = JSON.parse((await npp(['companions', 'pending', '--repo', bob.repo, '--json'])).stdout) as { pending: Array<{ peerId: string }> }
+      expect(pending.pending.map((p) => p.peerId)).toEqual([alice.info.peerId])
+      const online = bobsBus.waitFor('companion:online', (p) => p.peerId === alice.info.peerId)
+      expect((await npp(['companions', 'accept', alice.info.peerId, '--repo', bob.repo])).code).toBe(0)
+      await online
+      expect((await npp(['companions', 'accept', alice.info.peerId, '--repo', bob.repo])).code).not.toBe(0)
     } finally {
       bus.close()
+      bobsBus.close()
     }
+
+    // an invite: one line, revocable
+    const created = JSON.parse((await npp(['invite', '--ttl', '5', '--repo', alice.repo, '--json'])).stdout) as { invite: string, id: string }
+    expect(created.invite).toMatch(/^npp-invite:[A-Za-z0-9_-]+$/)
+    expect((await npp(['invite', 'revoke', created.id, '--repo', alice.repo])).stdout).toContain(`revoked ${created.id}`)
+    expect((await npp(['connect', 'npp-invite:garbage', '--repo', bob.repo])).code).not.toBe(0)
 
     const peers = await npp(['peers', '--repo', alice.repo])
     expect(peers.stdout).toContain(bob.info.peerId)

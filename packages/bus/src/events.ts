@@ -97,6 +97,13 @@ export type BusEvents = {
 
   /** A peer's `user` db was validated: it is a companion now (new or updated) */
   'companion:discovered': { profile: CompanionProfile, multiaddrs: string[] }
+  /**
+   * A peer with a valid `user` db announced itself, but nobody consented to it yet (it was not
+   * dialled by us and had no invite of ours): it waits for the user to accept or decline it
+   */
+  'companion:pending': { peerId: string, userDb: string, profile: CompanionProfile, inviteProblem?: string }
+  /** A pending peer left the list: declined by the user, or `dropped` as the oldest of a full list */
+  'companion:declined': { peerId: string, userDb: string, reason: 'declined' | 'dropped' }
   /** A companion is connected (its profile says where its catalog is) */
   'companion:online': { userDb: string, peerId: string, profile: CompanionProfile }
   /** A companion is not connected any more */

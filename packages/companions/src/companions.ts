@@ -38,6 +38,8 @@ export interface Companions extends Startable {
   /** Every companion with its status */
   list(): Promise<CompanionStatus[]>
   get(userDb: string): Promise<CompanionStatus | undefined>
+  /** Is this `user` db address or peer id a companion (false while not running); discovery admits them without asking again */
+  has(userDbOrPeerId: string): boolean
   /**
    * Forget a companion: deleted from the db (resolves once that is written, so
    * it stays deleted after a restart), no more redialling; emits
@@ -96,6 +98,13 @@ export function createCompanions (init: CompanionsInit): Companions {
     async list () { return list() },
 
     async get (userDb) { return list().find((c) => c.userDb === userDb) },
+
+    has (userDbOrPeerId) {
+      const snapshot = actor.getSnapshot()
+      if (!snapshot.matches({ active: 'running' })) return false
+      const { records } = snapshot.context
+      return records[userDbOrPeerId] != null || Object.values(records).some((r) => r.profile.nodeId === userDbOrPeerId)
+    },
 
     async remove (userDb) {
       const snapshot = running('remove a companion')

@@ -36,7 +36,7 @@
  * const transport = createTransport({ bus, repo: './alice' })
  * const catalog = createCatalog({ bus, transport, profile: { username: 'alice' } })
  * const companions = createCompanions({ bus, transport, backoff: { initialMs: 500, maxMs: 10_000 } })
- * const discovery = createDiscovery({ bus, transport, catalog })
+ * const discovery = createDiscovery({ bus, transport, catalog, companions })
  * await transport.start()
  * await catalog.start()
  * await companions.start() // loads and redials the companions we had

@@ -43,7 +43,8 @@ export async function startPeer (cleanups: Cleanups, repo: string, options: Peer
   const transport = createTransport({ bus, repo })
   const catalog = createCatalog({ bus, transport, ...(options.profile == null ? {} : { profile: options.profile }) })
   const companions = createCompanions({ bus, transport, backoff: options.backoff, ...(options.logger == null ? {} : { logger: options.logger }) })
-  const discovery = createDiscovery({ bus, transport, catalog, ...options.discovery })
+  // these tests are about keeping companions: every valid peer is admitted (consent is discovery's to test)
+  const discovery = createDiscovery({ bus, transport, catalog, companions, accept: 'all', ...options.discovery })
   const stop = async (): Promise<void> => {
     await discovery.stop()
     await companions.stop()

@@ -6,10 +6,12 @@ import { retryOrReject } from './retries.js'
 import { announcementActorId, announcementMachine } from './announcement.machine.js'
 import type { AnnouncementInput } from './announcement.machine.js'
 import { closeDatabases, closer, connectedPeers, openOwnDatabases, removedStore } from './discovery.actors.js'
+import { addPending, checkInvite, consentTo } from './consent.js'
 import { rejected } from './events.js'
 import { peerActorId, peerMachine } from './peer.machine.js'
 import { ANNOUNCE_TYPE } from './schema.js'
 import type { Known, Pending, Queued } from './admission.js'
+import type { InviteProof, IssuedInvite, PendingCompanion } from './consent.js'
 import type { RetryDue } from './retries.js'
 import type { AnnouncedProfile, CloseCommand, PeersListed, RemovedCommand, RemovedWritten } from './discovery.actors.js'
 import type { AnnouncementReport, ChildEmit, DiscoveryEmitted, PeerAnnouncement } from './events.js'
@@ -22,10 +24,18 @@ export interface DiscoveryInput {
   bus: Bus
   transport: Transport
   catalog: AnnouncedProfile
+  /** Who is a companion already (the companions package owns that fact; `createCompanions()` satisfies this) */
+  companions: KnownCompanions
   options: DiscoveryOptions
   log: Logger
   /** Randomness for the retry jitter (default Math.random) */
   random?: () => number
+}
+
+/** What discovery asks of the companions package */
+export interface KnownCompanions {
+  /** Is this `user` db address or peer id one of our companions */
+  has(userDbOrPeerId: string): boolean
 }
 
 /** Id of the root's actor that writes the db of removed companions */
@@ -58,6 +68,16 @@ export interface DiscoveryContext extends Omit<DiscoveryInput, 'random'> {
   removed: Record<string, { nodeId: string }>
   /** Writes sent to the `removedStore` and not yet done */
   pendingWrites: number
+  /** Peers the user consented to (dialled by us, invited, accepted), by peer id */
+  consented: Record<string, true>
+  /** Validated peers nobody consented to yet, oldest first (at most `options.maxPending`) */
+  pending: PendingCompanion[]
+  /** Our invites, by id (in memory: a restart revokes them) */
+  invites: Record<string, IssuedInvite>
+  /** Proofs of other peers' invites, sent with our announcement to them, by their peer id */
+  proofs: Record<string, InviteProof>
+  /** Why an invite a peer presented did not admit it, by peer id (shown with its pending entry) */
+  inviteProblems: Record<string, string>
   /** Bus events that arrived while not running, handled on entering `running` */
   early: EarlyEvent[]
   error: Error | undefined
@@ -73,11 +93,21 @@ export type DiscoveryEvent =
   | RetryDue
   /** Accept again the removed companions whose `user` db address or peer id is `target` */
   | { type: 'readmit', target: string }
+  /** The user dials this peer (with the proof of its invite, if any): consent to it */
+  | { type: 'consent.dial', peerId: string, proof?: InviteProof }
+  /** The user accepts the pending peers whose peer id or `user` db is `target` */
+  | { type: 'consent.accept', target: string }
+  /** The user declines them (remembered like a removed companion) */
+  | { type: 'consent.decline', target: string }
+  | { type: 'invite.issue', invite: IssuedInvite }
+  | { type: 'invite.revoke', id: string }
   | ChildEmit
   | AnnouncementReport
   | RemovedWritten
 
 /** The input of the child that validates `next` */
+const pendingMatches = (target: string) => (p: PendingCompanion): boolean => p.peerId === target || p.userDb === target
+
 const validationInput = (context: DiscoveryContext, next: Queued, known: KeyValueDatabase | undefined): AnnouncementInput =>
   ({ transport: context.transport, log: context.log, from: next.from, userDb: next.userDb, timeoutMs: context.options.replicationTimeoutMs, db: known })
 
@@ -136,7 +166,10 @@ export const discoveryMachine = setup({
     fromConnectedPeer: ({ context, event }) => event.type === 'message:received' && context.peers[event.from] != null,
     /** The retry is still wanted (its sender did not disconnect meanwhile) */
     retryWanted: ({ context, event }) => event.type === 'retry.due' && context.retrying[event.key] != null,
-    noPendingWrites: ({ context }) => context.pendingWrites === 0
+    noPendingWrites: ({ context }) => context.pendingWrites === 0,
+    /** Policy `none` and not a companion: refused before anything is opened */
+    notAccepting: ({ context, event }) => event.type === 'peer.announcement' && context.options.accept === 'none' &&
+      consentTo({ policy: 'none', consented: context.consented, isCompanion: (id) => context.companions.has(id) }, event.from, event.userDb) === 'refuse'
   },
   actions: {
     recordStarted: assign((_, params: { userDb: string, removedDb: KeyValueDatabase<Tombstone>, removed: Record<string, Tombstone> }) => ({ ...params, error: undefined })),
@@ -150,7 +183,14 @@ export const discoveryMachine = setup({
         peers[peerId] = true
         enqueue.spawnChild('peer', {
           id: peerActorId(peerId),
-          input: { peerId, transport: context.transport, userDb: context.userDb!, rateLimit: context.options.rateLimit, announceRetry: context.options.announceRetry }
+          input: {
+            peerId,
+            transport: context.transport,
+            userDb: context.userDb!,
+            rateLimit: context.options.rateLimit,
+            announceRetry: context.options.announceRetry,
+            ...(context.proofs[peerId] == null ? {} : { invite: context.proofs[peerId] })
+          }
         })
       }
       enqueue.assign({ peers })
@@ -185,6 +225,19 @@ export const discoveryMachine = setup({
       assertEvent(event, 'peer.announcement')
       const announcement: Queued = { from: event.from, userDb: event.userDb, attempt: event.attempt ?? 0 }
       const retrying = { ...context.retrying }
+      if (event.invite != null && context.consented[event.from] == null) {
+        const check = checkInvite(context.invites, event.invite, context.transport.peerId, event.from)
+        if (check.ok) {
+          const invite = context.invites[event.invite.id]!
+          enqueue.assign({
+            consented: { ...context.consented, [event.from]: true },
+            invites: invite.usesLeft > 1 ? { ...context.invites, [invite.id]: { ...invite, usesLeft: invite.usesLeft - 1 } } : omit(context.invites, invite.id),
+            inviteProblems: omit(context.inviteProblems, event.from)
+          })
+        } else {
+          enqueue.assign({ inviteProblems: { ...context.inviteProblems, [event.from]: check.problem } })
+        }
+      }
       const admission = admit(context, announcement)
       if (admission.kind === 'reject') {
         enqueue.emit(rejected(announcement.from, announcement.userDb, admission.reason, admission.detail))
@@ -228,8 +281,25 @@ export const discoveryMachine = setup({
         enqueue.sendTo(CLOSER_ID, { type: 'close', db: event.db } satisfies CloseCommand)
         enqueue.emit(rejected(event.from, event.userDb, 'removed', removedDetail(event.userDb)))
       } else if (event.type === 'validation.accepted') {
-        known[event.userDb] = { nodeId: event.from, db: event.db }
-        enqueue.emit({ type: 'companion:discovered', profile: event.profile, multiaddrs: event.multiaddrs })
+        const verdict = consentTo({ policy: context.options.accept, consented: context.consented, isCompanion: (id) => context.companions.has(id) }, event.from, event.userDb)
+        if (verdict === 'admit') {
+          known[event.userDb] = { nodeId: event.from, db: event.db }
+          enqueue.emit({ type: 'companion:discovered', profile: event.profile, multiaddrs: event.multiaddrs })
+        } else {
+          // nothing stays open for a peer nobody consented to
+          delete known[event.userDb]
+          enqueue.sendTo(CLOSER_ID, { type: 'close', db: event.db } satisfies CloseCommand)
+          if (verdict === 'refuse') {
+            enqueue.emit(rejected(event.from, event.userDb, 'not-accepting', "this peer accepts no new companions (accept: 'none')"))
+          } else {
+            const problem = context.inviteProblems[event.from]
+            const entry: PendingCompanion = { peerId: event.from, userDb: event.userDb, profile: event.profile, multiaddrs: event.multiaddrs, at: Date.now(), ...(problem == null ? {} : { inviteProblem: problem }) }
+            const { pending, dropped } = addPending(context.pending, entry, context.options.maxPending)
+            enqueue.assign({ pending })
+            enqueue.emit({ type: 'companion:pending', peerId: entry.peerId, userDb: entry.userDb, profile: entry.profile, ...(problem == null ? {} : { inviteProblem: problem }) })
+            for (const d of dropped) enqueue.emit({ type: 'companion:declined', peerId: d.peerId, userDb: d.userDb, reason: 'dropped' })
+          }
+        }
       } else {
         delete known[event.userDb]
         const plan = event.transient ? retryOrReject(context, ended, event.reason, event.detail) : undefined
@@ -283,6 +353,53 @@ export const discoveryMachine = setup({
       }
       enqueue.assign({ removed, pendingWrites: context.pendingWrites + writes })
     }),
+    /** The user dials a peer (optionally presenting its invite): it may become a companion, also if it waits already */
+    consentDial: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'consent.dial')
+      enqueue.assign({
+        consented: { ...context.consented, [event.peerId]: true },
+        proofs: event.proof == null ? context.proofs : { ...context.proofs, [event.peerId]: event.proof }
+      })
+      if (event.proof != null && context.peers[event.peerId] != null) enqueue.sendTo(peerActorId(event.peerId), { type: 'invite', invite: event.proof })
+      enqueue.raise({ type: 'consent.accept', target: event.peerId })
+    }),
+    /** Pending peers the user accepted: consented, and validated again at once where connected */
+    consentAccept: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'consent.accept')
+      const accepted = context.pending.filter(pendingMatches(event.target))
+      const consented = { ...context.consented }
+      for (const p of accepted) {
+        consented[p.peerId] = true
+        if (context.peers[p.peerId] != null) enqueue.raise({ type: 'peer.announcement', from: p.peerId, userDb: p.userDb })
+      }
+      enqueue.assign({ consented, pending: context.pending.filter((p) => !pendingMatches(event.target)(p)) })
+    }),
+    /** Pending peers the user declined: remembered as removed (`readmit` takes them back) */
+    consentDecline: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'consent.decline')
+      const declined = context.pending.filter(pendingMatches(event.target))
+      const removed = { ...context.removed }
+      for (const p of declined) {
+        removed[p.userDb] = { nodeId: p.peerId }
+        enqueue.sendTo(REMOVED_STORE_ID, { type: 'put', db: context.removedDb!, userDb: p.userDb, nodeId: p.peerId } satisfies RemovedCommand)
+        enqueue.emit({ type: 'companion:declined', peerId: p.peerId, userDb: p.userDb, reason: 'declined' })
+      }
+      enqueue.assign({
+        removed,
+        pending: context.pending.filter((p) => !pendingMatches(event.target)(p)),
+        pendingWrites: context.pendingWrites + declined.length
+      })
+    }),
+    issueInvite: assign({
+      invites: ({ context, event }) => event.type === 'invite.issue' ? { ...context.invites, [event.invite.id]: event.invite } : context.invites
+    }),
+    revokeInvite: assign({
+      invites: ({ context, event }) => event.type === 'invite.revoke' ? omit(context.invites, event.id) : context.invites
+    }),
+    rejectNotAccepting: emit(({ event }) => {
+      assertEvent(event, 'peer.announcement')
+      return rejected(event.from, event.userDb, 'not-accepting', "this peer accepts no new companions (accept: 'none')")
+    }),
     written: assign({
       pendingWrites: ({ context }) => Math.max(0, context.pendingWrites - 1),
       error: ({ context, event }) => event.type === 'removed.written' && event.error != null ? event.error : context.error
@@ -310,6 +427,7 @@ export const discoveryMachine = setup({
     bus: input.bus,
     transport: input.transport,
     catalog: input.catalog,
+    companions: input.companions,
     options: input.options,
     log: input.log,
     random: input.random ?? Math.random,
@@ -323,6 +441,11 @@ export const discoveryMachine = setup({
     opened: {},
     removed: {},
     pendingWrites: 0,
+    consented: {},
+    pending: [],
+    invites: {},
+    proofs: {},
+    inviteProblems: {},
     early: [],
     error: undefined
   }),
@@ -370,7 +493,15 @@ export const discoveryMachine = setup({
         ],
         'companion:removed': { actions: 'forgetCompanion' },
         readmit: { actions: 'readmit' },
-        'peer.announcement': { actions: 'accept' },
+        'peer.announcement': [
+          { guard: 'notAccepting', actions: 'rejectNotAccepting' },
+          { actions: 'accept' }
+        ],
+        'consent.dial': { actions: 'consentDial' },
+        'consent.accept': { actions: 'consentAccept' },
+        'consent.decline': { actions: 'consentDecline' },
+        'invite.issue': { actions: 'issueInvite' },
+        'invite.revoke': { actions: 'revokeInvite' },
         'retry.due': { guard: 'retryWanted', actions: 'retryDue' },
         'child.emit': { actions: 'emitChild' },
         'validation.opened': { actions: 'recordOpened' },

@@ -21,3 +21,19 @@ export class InvalidDiscoveryOptionError extends DiscoveryError {
     super(`createDiscovery(): ${option} is ${JSON.stringify(value)}; expected ${expected}`)
   }
 }
+
+/** An invite could not be read */
+export class InvalidInviteError extends DiscoveryError {
+  override readonly kind = 'invalid-input'
+  constructor (problem: string) {
+    super(`This is not a valid invite: ${problem}. Ask the inviter for a new one (\`npp invite\`) and paste it whole`)
+  }
+}
+
+/** No pending peer (or no invite) matches what was asked for */
+export class UnknownPendingError extends DiscoveryError {
+  override readonly kind = 'not-found'
+  constructor (target: string) {
+    super(`No pending peer is ${target}; list them with discovery.pending() (\`npp companions pending\`)`)
+  }
+}

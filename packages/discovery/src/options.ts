@@ -1,4 +1,5 @@
 import { InvalidDiscoveryOptionError } from './errors.js'
+import type { AcceptPolicy } from './consent.js'
 import type { BackoffOptions } from '@npp/kit'
 
 export interface RateLimit {
@@ -14,6 +15,8 @@ export interface RetryOptions extends BackoffOptions {
 
 /** Resolved options (every default applied) */
 export interface DiscoveryOptions {
+  accept: AcceptPolicy
+  maxPending: number
   maxConcurrent: number
   maxQueued: number
   replicationTimeoutMs: number
@@ -29,6 +32,16 @@ export interface RetryInit { attempts?: number, initialMs?: number, maxMs?: numb
 
 /** Discovery's options: every one has a default */
 export interface OptionsInit {
+  /**
+   * Who becomes a companion (default `consent`): under `consent`, peers we dial
+   * (`discovery.connect()`) and peers with a valid invite of ours at once, any other
+   * in the pending list until the user accepts or declines it; `all` admits every
+   * peer with a valid `user` db (the tutorial's behaviour); `none` admits nobody new.
+   * Companions already kept are always admitted.
+   */
+  accept?: AcceptPolicy
+  /** Peers kept waiting for a decision (default 64; the oldest are dropped) */
+  maxPending?: number
   /** Announcements validated at once (default 4) */
   maxConcurrent?: number
   /** Announcements waiting beyond that (default 64); more are retried later (`queue-full`) */
@@ -72,7 +85,11 @@ function retry (name: string, init: RetryInit = {}, defaults: Required<RetryInit
 
 /** Apply the defaults and check every option (throws {@link InvalidDiscoveryOptionError}) */
 export function resolveOptions (init: OptionsInit): DiscoveryOptions {
+  const accept = init.accept ?? 'consent'
+  if (!['consent', 'all', 'none'].includes(accept)) throw new InvalidDiscoveryOptionError('accept', accept, "'consent', 'all' or 'none'")
   return {
+    accept,
+    maxPending: integer('maxPending', init.maxPending, 64),
     maxConcurrent: integer('maxConcurrent', init.maxConcurrent, 4),
     maxQueued: integer('maxQueued', init.maxQueued, 64, 0),
     replicationTimeoutMs: integer('replicationTimeoutMs', init.replicationTimeoutMs, 10_000),

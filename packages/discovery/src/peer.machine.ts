@@ -3,6 +3,7 @@ import { assign, sendParent, setup } from 'xstate'
 import { announce } from './peer.actors.js'
 import { rejected } from './events.js'
 import { AnnouncementSchema } from './schema.js'
+import type { InviteProof } from './consent.js'
 import type { ChildEmit, PeerAnnouncement } from './events.js'
 import type { RateLimit, RetryOptions } from './options.js'
 import type { Transport } from '@npp/transport'
@@ -14,6 +15,8 @@ export interface PeerInput {
   userDb: string
   rateLimit: RateLimit
   announceRetry: RetryOptions
+  /** Proof of an invite of this peer's, sent with our announcement */
+  invite?: InviteProof
 }
 
 export interface PeerContext extends PeerInput {
@@ -25,7 +28,10 @@ export interface PeerContext extends PeerInput {
   announceError: string | undefined
 }
 
-export type PeerEvent = { type: 'message', payload: Record<string, unknown> }
+export type PeerEvent =
+  | { type: 'message', payload: Record<string, unknown> }
+  /** Announce again, now with the proof of this peer's invite */
+  | { type: 'invite', invite: InviteProof }
 
 /** Id of the child actor of a connected peer */
 export const peerActorId = (peerId: string): string => `peer-${peerId}`
@@ -57,7 +63,7 @@ export const peerMachine = setup({
     /** Another attempt is left after the one that just failed */
     mayRetry: ({ context }) => context.failures + 1 < context.announceRetry.attempts,
     overLimit: ({ context }) => context.count >= context.rateLimit.announcements,
-    wellFormed: ({ event }) => AnnouncementSchema.safeParse(event.payload).success
+    wellFormed: ({ event }) => event.type === 'message' && AnnouncementSchema.safeParse(event.payload).success
   },
   actions: {
     count: assign({ count: ({ context }) => context.count + 1 }),
@@ -66,15 +72,20 @@ export const peerMachine = setup({
       announceError: params.error instanceof Error ? params.error.message : String(params.error)
     })),
     resetCount: assign({ count: 0 }),
-    forward: sendParent(({ context, event }): PeerAnnouncement => ({ type: 'peer.announcement', from: context.peerId, userDb: String(event.payload.userDb) })),
+    recordInvite: assign(({ event }) => event.type === 'invite' ? { invite: event.invite, failures: 0 } : {}),
+    forward: sendParent(({ context, event }): PeerAnnouncement => {
+      const { userDb, invite } = AnnouncementSchema.parse(event.type === 'message' ? event.payload : {})
+      return { type: 'peer.announcement', from: context.peerId, userDb, ...(invite == null ? {} : { invite }) }
+    }),
     rejectShape: sendParent(({ context, event }): ChildEmit => {
-      const result = AnnouncementSchema.safeParse(event.payload)
+      const payload = event.type === 'message' ? event.payload : {}
+      const result = AnnouncementSchema.safeParse(payload)
       const detail = result.success ? 'malformed announcement' : describeIssues(result.error)
-      return { type: 'child.emit', event: rejected(context.peerId, userDbOf(event.payload), 'bad-shape', detail) }
+      return { type: 'child.emit', event: rejected(context.peerId, userDbOf(payload), 'bad-shape', detail) }
     }),
     rejectRate: sendParent(({ context, event }): ChildEmit => ({
       type: 'child.emit',
-      event: rejected(context.peerId, userDbOf(event.payload), 'rate-limited',
+      event: rejected(context.peerId, userDbOf(event.type === 'message' ? event.payload : {}), 'rate-limited',
         `more than ${context.rateLimit.announcements} announcements within ${context.rateLimit.windowMs} ms`)
     }))
   }
@@ -85,11 +96,12 @@ export const peerMachine = setup({
   states: {
     announcement: {
       initial: 'sending',
+      on: { invite: { target: '.sending', reenter: true, actions: 'recordInvite' } },
       states: {
         sending: {
           invoke: {
             src: 'announce',
-            input: ({ context }) => ({ transport: context.transport, peerId: context.peerId, userDb: context.userDb }),
+            input: ({ context }) => ({ transport: context.transport, peerId: context.peerId, userDb: context.userDb, ...(context.invite == null ? {} : { invite: context.invite }) }),
             onDone: 'sent',
             onError: [
               { guard: 'mayRetry', target: 'waiting', actions: { type: 'recordFailure', params: ({ event }) => ({ error: event.error }) } },

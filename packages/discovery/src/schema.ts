@@ -1,5 +1,6 @@
 import { OrbitDBAddressSchema } from '@npp/transport'
 import { z } from 'zod'
+import { InviteProofSchema } from './consent.js'
 
 /** An OrbitDB address in canonical form (the transport's schema, re-exported) */
 export { OrbitDBAddressSchema }
@@ -7,11 +8,15 @@ export { OrbitDBAddressSchema }
 /** `type` of an announcement message */
 export const ANNOUNCE_TYPE = 'npp/announce'
 
-/** The message a peer sends on our topic to tell us where its `user` db is */
+/**
+ * The message a peer sends on our topic to tell us where its `user` db is;
+ * `invite` proves that it holds one of our invites (see `consent.ts`)
+ */
 export const AnnouncementSchema = z.object({
   type: z.literal(ANNOUNCE_TYPE),
   v: z.literal(1),
-  userDb: OrbitDBAddressSchema
+  userDb: OrbitDBAddressSchema,
+  invite: InviteProofSchema.optional()
 }).strict()
 
 export type Announcement = z.infer<typeof AnnouncementSchema>
@@ -62,8 +67,10 @@ export type RejectionReason =
   | 'pieces-not-owned'
   /** the same peer announced the same db again while it is being validated or waits (nothing to add) */
   | 'duplicate'
-  /** the user removed this companion (`companion:removed`); `discovery.readmit()` accepts it again */
+  /** the user removed or declined this peer (`companion:removed`, `discovery.decline()`); `discovery.readmit()` accepts it again */
   | 'removed'
+  /** the policy is `accept: 'none'`: no new companions */
+  | 'not-accepting'
 
 /**
  * A companion the user removed, kept (in our own `removed-companions` db) so

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { Documents, OWN_DATABASES, openOwnDatabase } from '@npp/transport'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DiscoveryNotStartedError, InvalidDiscoveryOptionError, createDiscovery } from '../src/index.js'
-import { Cleanups, recordingLogger, seen, startPeer } from './helpers.js'
+import { Cleanups, noCompanions, recordingLogger, seen, startPeer } from './helpers.js'
 import type { TestPeer } from './helpers.js'
 
 const cleanups = new Cleanups()
@@ -34,7 +34,7 @@ describe('discovery between two peers', () => {
 describe('discovery lifecycle', () => {
   it('announces the catalog\'s user db, checks its options, and start/stop are safe twice', async () => {
     const a = await startPeer(cleanups, 'lifecycle', { discovery: false })
-    const init = { bus: a.bus, transport: a.transport, catalog: a.catalog }
+    const init = { bus: a.bus, transport: a.transport, catalog: a.catalog, companions: noCompanions }
     expect(() => createDiscovery({ ...init, maxConcurrent: 0 })).toThrow(InvalidDiscoveryOptionError)
     expect(() => createDiscovery({ ...init, announceRetry: { attempts: 0 } })).toThrow(InvalidDiscoveryOptionError)
     expect(() => createDiscovery({ ...init, validationRetry: { initialMs: -1 } })).toThrow(InvalidDiscoveryOptionError)
@@ -54,7 +54,7 @@ describe('discovery lifecycle', () => {
   it('cannot start before the catalog: it says what to start first', async () => {
     const a = await startPeer(cleanups, 'no-catalog', { discovery: false })
     await a.catalog.stop()
-    const discovery = createDiscovery({ bus: a.bus, transport: a.transport, catalog: a.catalog })
+    const discovery = createDiscovery({ bus: a.bus, transport: a.transport, catalog: a.catalog, companions: noCompanions, accept: 'all' })
     await expect(discovery.start()).rejects.toThrow(/start the transport and the catalog first/)
   })
 })
@@ -94,7 +94,7 @@ describe('removed companions', () => {
 
     // a new discovery on the same node reads the tombstone back from its db
     await a.discovery!.stop()
-    const again = createDiscovery({ bus: a.bus, transport: a.transport, catalog: a.catalog })
+    const again = createDiscovery({ bus: a.bus, transport: a.transport, catalog: a.catalog, companions: noCompanions, accept: 'all' })
     await again.start()
     cleanups.add(async () => { await again.stop() })
     expect(again.removed()).toEqual([{ userDb: bUserDb, nodeId: bId }])

@@ -27,7 +27,7 @@ describe('public API types of @npp/discovery', () => {
   })
 
   it('the announcement and the rejection reasons are precise', () => {
-    expectTypeOf<Announcement>().toEqualTypeOf<{ type: 'npp/announce', v: 1, userDb: string }>()
+    expectTypeOf<Announcement>().toEqualTypeOf<{ type: 'npp/announce', v: 1, userDb: string, invite?: { id: string, mac: string } | undefined }>()
     expectTypeOf<'rate-limited'>().toMatchTypeOf<RejectionReason>()
     // @ts-expect-error not a reason discovery gives (not-json is the transport's)
     const _reason: RejectionReason = 'not-json'

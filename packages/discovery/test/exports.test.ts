@@ -4,8 +4,8 @@ import * as discovery from '../src/index.js'
 describe('public API of @npp/discovery', () => {
   it('exports exactly these names (a change here is a change of the public API)', () => {
     expect(Object.keys(discovery).sort()).toEqual([
-      'ANNOUNCE_TYPE', 'AnnouncementSchema', 'DiscoveryError', 'DiscoveryNotStartedError', 'InvalidDiscoveryOptionError',
-      'ProfileSchema', 'TombstoneSchema', 'announcementMachine', 'createDiscovery', 'discoveryMachine', 'peerMachine'
+      'ANNOUNCE_TYPE', 'AnnouncementSchema', 'DiscoveryError', 'DiscoveryNotStartedError', 'InvalidDiscoveryOptionError', 'InvalidInviteError',
+      'ProfileSchema', 'TombstoneSchema', 'UnknownPendingError', 'announcementMachine', 'createDiscovery', 'discoveryMachine', 'peerMachine'
     ])
   })
 })

@@ -22,7 +22,14 @@ export interface TestPeer {
   events: Array<{ type: keyof BusEvents, event: unknown }>
 }
 
-/** Start a transport, a catalog (with `profile`) and discovery (unless `discovery: false`) on a fresh repo on 127.0.0.1 */
+/** No companions (discovery's tests run without the companions package) */
+export const noCompanions = { has: (): boolean => false }
+
+/**
+ * Start a transport, a catalog (with `profile`) and discovery (unless `discovery: false`) on a
+ * fresh repo on 127.0.0.1. These tests are about validation: they admit every valid peer
+ * (`accept: 'all'`) unless they say otherwise; consent.test.ts tests the default.
+ */
 export async function startPeer (cleanups: Cleanups, name: string, options: Partial<Omit<DiscoveryInit, 'bus' | 'transport' | 'catalog'>> & { discovery?: boolean, profile?: Record<string, unknown> } = {}): Promise<TestPeer> {
   const repo = await tempDir(cleanups, name)
   const bus = createBus()
@@ -37,7 +44,7 @@ export async function startPeer (cleanups: Cleanups, name: string, options: Part
   cleanups.add(async () => { await catalog.stop() })
   let discovery: Discovery | undefined
   if (options.discovery !== false) {
-    discovery = createDiscovery({ bus, transport, catalog, ...init })
+    discovery = createDiscovery({ bus, transport, catalog, companions: noCompanions, accept: 'all', ...init })
     await discovery.start()
     cleanups.add(async () => { await discovery?.stop() })
   }

@@ -105,9 +105,12 @@ function harness ({ options = {}, announcement = scripted, connected = new Set()
       bus,
       transport,
       catalog: { userDbAddress: OWN },
+      companions: { has: () => false },
       log: silentLogger,
       random: () => 0,
       options: {
+        accept: 'all',
+        maxPending: 64,
         maxConcurrent: 4,
         maxQueued: 64,
         replicationTimeoutMs: 1_000,

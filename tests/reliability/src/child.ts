@@ -61,7 +61,16 @@ const transport = createTransport({
 })
 const catalog = createCatalog({ bus, transport, ...(options.profile == null ? {} : { profile: options.profile }) })
 const companions = createCompanions({ bus, transport, ...(options.backoff == null ? {} : { backoff: options.backoff }) })
-const discovery = createDiscovery({ bus, transport, catalog, ...options.discovery })
+const discovery = createDiscovery({
+  bus,
+  transport,
+  catalog,
+  companions,
+  // a harness peer for fault, hostile and scale runs: every valid peer is admitted unless the run
+  // asks for consent (consent itself is tested in @npp/discovery and the app)
+  accept: 'all',
+  ...options.discovery
+})
 
 await transport.start()
 await catalog.start()
@@ -206,7 +215,7 @@ async function stop (): Promise<void> {
 
 async function run (command: Command): Promise<unknown> {
   switch (command.cmd) {
-    case 'connect': return await transport.connect(command.addr)
+    case 'connect': return await discovery.connect(command.addr)
     case 'add': {
       const hash = await cidOf(command.seed)
       await catalog.add({ hash, instrument: command.instrument ?? 'violin', title: command.seed })

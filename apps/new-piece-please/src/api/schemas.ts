@@ -31,7 +31,24 @@ export const CidString = z.string().trim().min(1, 'a CID is required').pipe(Cata
 
 export const Instrument = CatalogInstrument
 
-export const ConnectBody = z.object({ multiaddr: MultiaddrString }).strict()
+/** An invite of another peer's (`npp invite` prints one); discovery checks the rest */
+export const InviteString = z.string().trim().max(16_384, 'an invite is at most 16 KiB')
+  .startsWith('npp-invite:', "an invite starts with 'npp-invite:' (paste it whole)")
+
+/** What `npp connect` dials: a multiaddr, or an invite */
+export const ConnectBody = z.union([
+  z.object({ multiaddr: MultiaddrString }).strict(),
+  z.object({ invite: InviteString }).strict()
+])
+
+/** A pending peer, by its peer id or its `user` db address */
+export const PendingTarget = z.object({ target: z.string().trim().min(1, 'a peer id or user db address is required').max(500) }).strict()
+
+/** `POST /api/invites`: how long the invite lasts (ms) and how many peers may use it */
+export const InviteBody = z.object({
+  ttlMs: z.number().int().min(1_000).max(30 * 24 * 60 * 60 * 1000).optional(),
+  uses: z.number().int().min(1).max(1_000).optional()
+}).strict()
 
 /**
  * The largest score file the API accepts in one request (base64 in JSON): a

@@ -13,8 +13,9 @@ import type { QueryEvent, QuerySource } from '@npp/catalog'
 
 /**
  * `npp demo`: three peers (alice, bob, carol), each `npp start` in its own OS
- * process on 127.0.0.1 with a temporary repo and a few fixture pieces. They
- * connect, discover each other and become companions by themselves; then alice
+ * process on 127.0.0.1 with a temporary repo and a few fixture pieces. Alice
+ * invites bob and carol, bob invites carol; with the invites they connect,
+ * discover each other and become companions on both sides; then alice
  * asks every catalog for violin pieces. Everything is stopped and the temporary
  * repos are removed at the end, also on failure or Ctrl-C.
  */
@@ -171,10 +172,13 @@ export async function runDemo (options: { json: boolean }): Promise<number> {
     const changed = signal()
     await Promise.all(peers.map(async (p) => { await follow(p, changed.notify) }))
 
-    await bob.api!.post('/api/peers', { multiaddr: alice.info!.multiaddrs[0] })
-    await carol.api!.post('/api/peers', { multiaddr: alice.info!.multiaddrs[0] })
-    await carol.api!.post('/api/peers', { multiaddr: bob.info!.multiaddrs[0] })
-    say(`${ms()}  connected bob -> alice, carol -> alice, carol -> bob; discovery does the rest`)
+    // consent: nobody becomes a companion unasked. Alice invites bob and carol, bob invites carol;
+    // each invite admits its user on both sides at once (as `npp invite` / `npp connect <invite>`)
+    const invite = async (from: DemoPeer): Promise<string> => (await from.api!.post<{ invite: string }>('/api/invites', { ttlMs: 600_000 })).invite
+    await bob.api!.post('/api/peers', { invite: await invite(alice) })
+    await carol.api!.post('/api/peers', { invite: await invite(alice) })
+    await carol.api!.post('/api/peers', { invite: await invite(bob) })
+    say(`${ms()}  bob and carol used alice's invites, carol used bob's; discovery does the rest`)
 
     await until('every peer to have the other two as online companions', () => peers.every((p) => p.online.size >= 2), changed)
     say(`${ms()}  every peer has the other two as online companions`)

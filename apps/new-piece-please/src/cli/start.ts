@@ -7,6 +7,7 @@ import { ensureToken, removeApiInfo, runningPeer, writeApiInfo } from '../repo.j
 import { reportError } from './output.js'
 import type { Output } from './output.js'
 import type { InspectObserver } from '../peer.js'
+import type { AcceptPolicy } from '@npp/discovery'
 
 export interface StartOptions {
   repo: string
@@ -16,6 +17,8 @@ export interface StartOptions {
   web?: { host: string, port: number }
   /** `dashboard` (print the inspector's URL) or `stately` (also send to Stately's hosted inspector) */
   inspect?: 'dashboard' | 'stately'
+  /** Who becomes a companion (see `PeerInit.accept`) */
+  accept?: AcceptPolicy
 }
 
 /**
@@ -36,7 +39,8 @@ export async function startPeer (options: StartOptions, out: Output): Promise<nu
     repo: options.repo,
     inspect,
     ...(options.listen == null || options.listen.length === 0 ? {} : { listen: options.listen }),
-    ...(options.bootstrap == null ? {} : { bootstrap: options.bootstrap })
+    ...(options.bootstrap == null ? {} : { bootstrap: options.bootstrap }),
+    ...(options.accept == null ? {} : { accept: options.accept })
   })
 
   const progress = out.progress('starting the peer')

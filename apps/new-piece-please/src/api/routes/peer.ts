@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { stateString } from '../../machine.js'
 import { body, parse } from '../http.js'
-import { ConnectBody, UserDbAddress } from '../schemas.js'
+import { ConnectBody, InviteBody, PendingTarget, UserDbAddress } from '../schemas.js'
 import type { Peer } from '../../peer.js'
 
 export interface PeerRoutesOptions {
@@ -37,9 +37,23 @@ export function peerRoutes ({ peer, onStop, dashboardUrl }: PeerRoutesOptions): 
 
   app.get('/api/peers', (c) => c.json({ peers: peer.transport.peers() }))
   app.post('/api/peers', async (c) => {
-    const { multiaddr } = parse(ConnectBody, await body(c))
-    return c.json(await peer.transport.connect(multiaddr))
+    const target = parse(ConnectBody, await body(c))
+    // discovery dials, so that the peer we dial (or whose invite we bring) may become a companion
+    return c.json(await peer.discovery.connect('multiaddr' in target ? target.multiaddr : target.invite))
   })
+
+  // Consent: peers that announced themselves unasked wait here for the user's decision
+  app.get('/api/companions/pending', (c) => c.json({ pending: peer.discovery.pending() }))
+  app.post('/api/companions/pending/accept', async (c) => {
+    const { target } = parse(PendingTarget, await body(c))
+    return c.json({ accepted: peer.discovery.accept(target) })
+  })
+  app.post('/api/companions/pending/decline', async (c) => {
+    const { target } = parse(PendingTarget, await body(c))
+    return c.json({ declined: await peer.discovery.decline(target) })
+  })
+  app.post('/api/invites', async (c) => c.json(peer.discovery.invite(parse(InviteBody, await body(c))), 201))
+  app.delete('/api/invites/:id', (c) => c.json({ revoked: peer.discovery.revokeInvite(c.req.param('id')) }))
 
   // Online or offline is the companions package's word (its `status`), never derived here
   app.get('/api/companions', async (c) => c.json({ companions: await peer.companions.list() }))

@@ -1,6 +1,6 @@
 import { Option } from 'commander'
 import { isAlive } from '@npp/transport'
-import { MultiaddrString, UserDbAddress } from '../../api/schemas.js'
+import { InviteBody, InviteString, MultiaddrString, PendingTarget, UserDbAddress } from '../../api/schemas.js'
 import { EXIT, PeerStopTimeoutError } from '../../errors.js'
 import { locatePeer } from '../../repo.js'
 import { check, common, repoOf, withPeer } from '../command.js'
@@ -8,19 +8,21 @@ import { createOutput, short, table } from '../output.js'
 import { parseWeb } from '../web-address.js'
 import type { Common, Exit } from '../command.js'
 import type { CompanionStatus } from '@npp/companions'
+import type { PendingCompanion } from '@npp/discovery'
 import type { Command } from 'commander'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
-/** The peer itself: `start`, `stop`, `id`, `peers`, `connect`, `companions [rm]` */
+/** The peer itself: `start`, `stop`, `id`, `peers`, `connect`, `invite [revoke]`, `companions [pending|accept|decline|rm]` */
 export function peerCommands (program: Command, exit: Exit): void {
   common(program.command('start'))
     .description('run a peer in the foreground with its dashboard (Ctrl-C stops it)')
     .option('--listen <multiaddr>', 'listen address, repeatable (default: 127.0.0.1 TCP and WebSockets on free ports)', collect)
     .option('--bootstrap <target...>', '"none" (default), "public" (the public IPFS bootstrap list: contacts the internet) or multiaddrs to dial')
     .option('--web <host:port>', 'dashboard and control API address, 127.0.0.1 only (default: 127.0.0.1 on a free port)')
+    .addOption(new Option('--accept <policy>', 'who becomes a companion: "consent" (peers you dial or invite; others wait in `npp companions pending`), "all" (every valid peer) or "none"').choices(['consent', 'all', 'none']).default('consent'))
     .addOption(new Option('--inspect [where]', 'show the machine inspector\'s URL; "stately" also sends inspection events to stately.ai').choices(['dashboard', 'stately']).preset('dashboard'))
-    .action(async (opts: Common & { listen?: string[], bootstrap?: string[], web?: string, inspect?: 'dashboard' | 'stately' }) => {
+    .action(async (opts: Common & { listen?: string[], bootstrap?: string[], web?: string, inspect?: 'dashboard' | 'stately', accept: 'consent' | 'all' | 'none' }) => {
       const listen = (opts.listen ?? []).map((ma) => check(MultiaddrString, ma, `--listen ${ma}`))
       let bootstrap: 'none' | 'public' | string[] | undefined
       const b = opts.bootstrap ?? []
@@ -35,7 +37,8 @@ export function peerCommands (program: Command, exit: Exit): void {
         listen,
         ...(bootstrap == null ? {} : { bootstrap }),
         ...(web == null ? {} : { web }),
-        ...(opts.inspect == null ? {} : { inspect: opts.inspect })
+        ...(opts.inspect == null ? {} : { inspect: opts.inspect }),
+        accept: opts.accept
       }, createOutput(opts.json === true))
     })
 
@@ -87,14 +90,16 @@ export function peerCommands (program: Command, exit: Exit): void {
     })
 
   common(program.command('connect'))
-    .description('dial a peer; discovery and companions follow by themselves')
-    .argument('<multiaddr>', 'the peer\'s address, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...')
-    .action(async (multiaddr: string, opts: Common) => {
-      const ma = check(MultiaddrString, multiaddr, multiaddr)
+    .description('dial a peer by address or by its invite; it becomes a companion (with an invite, on both sides)')
+    .argument('<multiaddr|invite>', 'the peer\'s address (/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...) or an invite it gave you (npp-invite:...)')
+    .action(async (target: string, opts: Common) => {
+      const body = target.trim().startsWith('npp-invite:')
+        ? { invite: check(InviteString, target, 'the invite') }
+        : { multiaddr: check(MultiaddrString, target, target) }
       await withPeer(opts, async (api, out) => {
-        const progress = out.progress(`connecting to ${ma}`)
+        const progress = out.progress('invite' in body ? 'connecting with the invite' : `connecting to ${body.multiaddr}`)
         try {
-          const { peerId } = await api.post<{ peerId: string }>('/api/peers', { multiaddr: ma })
+          const { peerId } = await api.post<{ peerId: string }>('/api/peers', body)
           progress.done()
           out.result({ peerId }, () => `connected to ${peerId}`)
         } catch (err) {
@@ -114,12 +119,59 @@ export function peerCommands (program: Command, exit: Exit): void {
           : table(['username', 'status', 'peer id', 'user db'], list.map((c) => [c.profile.username, c.status, short(c.profile.nodeId), c.userDb])))
       })
     })
+  common(companions.command('pending'))
+    .description('peers that announced themselves unasked and wait for your decision')
+    .action(async (_opts: Common, cmd: Command) => {
+      await withPeer(cmd.optsWithGlobals<Common>(), async (api, out) => {
+        const { pending } = await api.get<{ pending: PendingCompanion[] }>('/api/companions/pending')
+        out.result({ pending }, () => pending.length === 0
+          ? 'nobody is waiting'
+          : table(['username', 'peer id', 'since', 'note'], pending.map((p) => [p.profile.username, p.peerId, new Date(p.at).toISOString(), p.inviteProblem ?? ''])))
+      })
+    })
+  for (const [verb, done] of [['accept', 'accepted'], ['decline', 'declined']] as const) {
+    common(companions.command(verb))
+      .description(verb === 'accept' ? 'make a pending peer a companion' : 'refuse a pending peer (remembered; it is not asked again)')
+      .argument('<peerIdOrUserDb>', 'the pending peer\'s id or user db address (see `npp companions pending`)')
+      .action(async (target: string, _opts: Common, cmd: Command) => {
+        const { target: t } = check(PendingTarget, { target }, target)
+        await withPeer(cmd.optsWithGlobals<Common>(), async (api, out) => {
+          const result = await api.post<Record<string, number>>(`/api/companions/pending/${verb}`, { target: t })
+          out.result(result, () => `${done} ${t}`)
+        })
+      })
+  }
+
+  const invite = common(program.command('invite'))
+  invite
+    .description('print a one-line invite: whoever runs `npp connect <invite>` becomes a companion on both sides')
+    .option('--ttl <minutes>', 'how long it is valid (default 1440: a day)', '1440')
+    .option('--uses <n>', 'how many peers may use it (default 1)', '1')
+    .action(async (opts: Common & { ttl: string, uses: string }) => {
+      const { ttlMs, uses } = check(InviteBody, { ttlMs: Math.round(Number(opts.ttl) * 60_000), uses: Number(opts.uses) }, `--ttl ${opts.ttl} --uses ${opts.uses}`)
+      await withPeer(opts, async (api, out) => {
+        const created = await api.post<{ invite: string, id: string, expiresAt: number }>('/api/invites', { ttlMs, uses })
+        out.result(created, () => `${created.invite}\n(valid until ${new Date(created.expiresAt).toISOString()} for ${String(uses)} peer(s); revoke: npp invite revoke ${created.id})`)
+      })
+    })
+  common(invite.command('revoke'))
+    .description('revoke an invite by its id')
+    .argument('<id>', 'the invite id `npp invite` printed')
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      await withPeer(cmd.optsWithGlobals<Common>(), async (api, out) => {
+        const { revoked } = await api.delete<{ revoked: boolean }>(`/api/invites/${encodeURIComponent(id)}`)
+        out.result({ revoked }, () => (revoked ? `revoked ${id}` : `${id} is no invite of this peer (used up, expired, or from before a restart)`))
+        if (!revoked) exit.code = EXIT.failure
+      })
+    })
+
   common(companions.command('rm'))
     .description('stop following a companion')
     .argument('<userDb>', 'the companion\'s user db address (/orbitdb/...)')
-    .action(async (userDb: string, opts: Common) => {
+    .action(async (userDb: string, _opts: Common, cmd: Command) => {
       const address = check(UserDbAddress, userDb, userDb)
-      await withPeer(opts, async (api, out) => {
+      // `companions` has the same options: commander gives them to the parent
+      await withPeer(cmd.optsWithGlobals<Common>(), async (api, out) => {
         const { removed } = await api.delete<{ removed: boolean }>(`/api/companions?userDb=${encodeURIComponent(address)}`)
         out.result({ removed }, () => (removed ? `removed ${address}` : `${address} was not a companion`))
         if (!removed) exit.code = EXIT.failure
