@@ -44,7 +44,10 @@ export function isAlive (pid: number): boolean {
  * a stale period, and both processes always run on the same machine.
  */
 export async function lockRepo (paths: RepoPaths): Promise<() => Promise<void>> {
-  await mkdir(paths.root, { recursive: true })
+  await mkdir(paths.root, { recursive: true, mode: 0o700 })
+  // Only we may look inside: the repo holds our signing keys (orbitdb/keystore) and
+  // peer key. Set on every start, so that repos created before (or with umask 022) are too.
+  await chmod(paths.root, 0o700)
   // Write our pid to a file of our own, then hard-link it to the lock's name:
   // link() is atomic and fails if the lock exists, so nobody ever sees a lock
   // without its pid.

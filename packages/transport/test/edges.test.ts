@@ -1,3 +1,4 @@
+import { chmod, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -94,6 +95,16 @@ describe('transport edge cases', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
     const failed = results.find((r) => r.status === 'rejected')
     expect(failed?.status === 'rejected' ? failed.reason : undefined).toBeInstanceOf(RepoLockedError)
+  })
+
+  it('keeps the repo folder (our signing keys) to ourselves: 0700 on every start, also for a repo made readable before', async () => {
+    const tmp = await tempRepo('mode')
+    cleanups.push(tmp.cleanup)
+    await chmod(tmp.dir, 0o755)
+    const t = createTransport({ bus: createBus(), repo: tmp.dir })
+    cleanups.push(async () => { await t.stop() })
+    await t.start()
+    expect((await stat(tmp.dir)).mode & 0o777).toBe(0o700)
   })
 })
 

@@ -20,6 +20,17 @@ export interface Progress {
 
 const silent: Progress = { update () {}, done () {}, fail () {} }
 
+/**
+ * C0 controls but newline and tab, DEL, C1 controls, and the bidi overrides and isolates:
+ * what remote text (usernames, titles, reasons from other peers) could use to move the
+ * cursor, retitle the terminal (OSC), hide text or reorder it on screen.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/** Text fit for a terminal: every {@link UNSAFE} character is dropped */
+export const terminalSafe = (text: string): string => text.replace(UNSAFE, '')
+
 export function createOutput (json: boolean): Output {
   const interactive = process.stderr.isTTY && !('CI' in process.env)
   return {
@@ -27,7 +38,8 @@ export function createOutput (json: boolean): Output {
     result (value, human) {
       if (json) console.log(JSON.stringify(value))
       else {
-        const text = human()
+        // every text result passes here: remote text never reaches the terminal raw
+        const text = terminalSafe(human())
         if (text !== '') console.log(text)
       }
     },
@@ -53,7 +65,7 @@ export function reportError (err: unknown): ExitCode {
   let message = error.message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')
   if (message === '') message = error.name
   if (message.length > 400) message = `${message.slice(0, 397)}...`
-  console.error(`npp: ${message}`)
+  console.error(`npp: ${terminalSafe(message)}`)
   if (process.env.LOG != null && process.env.LOG !== '') {
     console.error(error.stack)
     for (let cause = error.cause; cause != null; cause = (cause as Error).cause) {
