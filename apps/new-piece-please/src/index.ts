@@ -43,7 +43,7 @@ export { startControlServer } from './api/server.js'
 export type { ControlServer, ControlServerInit } from './api/server.js'
 export { ApiClient } from './api/client.js'
 export type { QueryLine } from './api/routes/query.js'
-export { defaultRepo, ensureToken } from './repo.js'
+export { defaultRepo, ensureToken, rotateToken } from './repo.js'
 export type { InspectionRecorder, InspectionRecord, ActorInfo } from './inspect/recorder.js'
 export {
   AppError, ApiError, ComponentFailedError, ControlServerError, LoopbackOnlyError, NoRunningPeerError, PeerFailedError

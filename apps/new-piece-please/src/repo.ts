@@ -1,6 +1,6 @@
 import { isAlive } from '@npp/transport'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import envPaths from 'env-paths'
 import { z } from 'zod'
@@ -49,6 +49,23 @@ export async function ensureToken (repo: string): Promise<string> {
   const token = randomBytes(32).toString('base64url')
   await writeFile(file, token + '\n', { mode: 0o600 })
   await chmod(file, 0o600)
+  return token
+}
+
+/**
+ * A new API token for `<repo>/api.token` (mode 0600), replacing the old one: `npp start`
+ * rotates it on every start, so a token that was printed (the dashboard URL carries it)
+ * or copied stops working with the peer that showed it.
+ */
+export async function rotateToken (repo: string): Promise<string> {
+  await mkdir(repo, { recursive: true, mode: 0o700 })
+  const file = join(repo, API_TOKEN_FILE)
+  const token = randomBytes(32).toString('base64url')
+  // written beside it and renamed: a client never reads half a token
+  const next = `${file}.${process.pid}`
+  await writeFile(next, token + '\n', { mode: 0o600 })
+  await chmod(next, 0o600)
+  await rename(next, file)
   return token
 }
 

@@ -1,12 +1,12 @@
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiClient } from '../src/api/client.js'
-import { startControlServer } from '../src/api/server.js'
+import { MAX_BODY_BYTES, startControlServer } from '../src/api/server.js'
 import { ApiError, LoopbackOnlyError } from '../src/errors.js'
 import { createPeer } from '../src/peer.js'
-import { ensureToken } from '../src/repo.js'
+import { ensureToken, rotateToken } from '../src/repo.js'
 import { Cleanups, tempDir } from './helpers.js'
 import type { ControlServer } from '../src/api/server.js'
 import type { Peer } from '../src/peer.js'
@@ -76,6 +76,15 @@ describe('the control API', () => {
     expect(page.status).toBe(403)
   })
 
+  it('rotates the token: a new one in the same 0600 file every time', async () => {
+    const dir = await tempDir(cleanups, 'app-token')
+    const first = await rotateToken(dir)
+    const second = await rotateToken(dir)
+    expect(second).not.toBe(first)
+    expect((await readFile(join(dir, 'api.token'), 'utf8')).trim()).toBe(second)
+    expect((await stat(join(dir, 'api.token'))).mode & 0o777).toBe(0o600)
+  })
+
   it('keeps the token in a 0600 file, and out of the pages it serves', async () => {
     const mode = (await stat(join(repo, 'api.token'))).mode & 0o777
     expect(mode).toBe(0o600)
@@ -112,6 +121,18 @@ describe('the control API', () => {
     const extra = await call('POST', '/api/query', { body: JSON.stringify({ instrument: 'violin', limit: -1, colour: 'red' }) })
     expect(extra.status).toBe(400)
     expect(extra.body.error?.message).toMatch(/colour|limit/)
+
+    const neither = await call('POST', '/api/peers', { body: JSON.stringify({}) })
+    expect(neither.status).toBe(400)
+    expect(neither.body.error?.message).toMatch(/exactly one of multiaddr or invite/)
+    const badInvite = await call('POST', '/api/peers', { body: JSON.stringify({ invite: 'npp-invite:AAAA' }) })
+    expect(badInvite.status).toBe(400)
+    expect(badInvite.body.error?.name).toBe('InvalidInviteError')
+
+    // bodies are bounded before they are read
+    const huge = await call('POST', '/api/pieces', { body: JSON.stringify({ instrument: 'violin', title: 'x'.repeat(MAX_BODY_BYTES) }) })
+    expect(huge.status).toBe(413)
+    expect(huge.body.error?.name).toBe('PayloadTooLarge')
 
     const notJson = await call('POST', '/api/peers', { body: '{"multiaddr":' })
     expect(notJson.status).toBe(400)

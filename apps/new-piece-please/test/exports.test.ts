@@ -16,6 +16,7 @@ describe('the app\'s public API', () => {
       'createPeer',
       'defaultRepo',
       'ensureToken',
+      'rotateToken',
       'startControlServer'
     ])
   })

@@ -36,10 +36,8 @@ export const InviteString = z.string().trim().max(16_384, 'an invite is at most 
   .startsWith('npp-invite:', "an invite starts with 'npp-invite:' (paste it whole)")
 
 /** What `npp connect` dials: a multiaddr, or an invite */
-export const ConnectBody = z.union([
-  z.object({ multiaddr: MultiaddrString }).strict(),
-  z.object({ invite: InviteString }).strict()
-])
+export const ConnectBody = z.object({ multiaddr: MultiaddrString.optional(), invite: InviteString.optional() }).strict()
+  .refine((b) => (b.multiaddr == null) !== (b.invite == null), { message: 'give exactly one of multiaddr or invite' })
 
 /** A pending peer, by its peer id or its `user` db address */
 export const PendingTarget = z.object({ target: z.string().trim().min(1, 'a peer id or user db address is required').max(500) }).strict()

@@ -3,12 +3,14 @@ import { serve } from '@hono/node-server'
 import { errorKind, HTTP_STATUS } from '@npp/kit'
 import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
+import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { ControlServerError, HttpError, LoopbackOnlyError } from '../errors.js'
 import { catalogRoutes } from './routes/catalog.js'
 import { dashboardRoutes } from './routes/dashboard.js'
 import { liveRoutes } from './routes/live.js'
 import { peerRoutes } from './routes/peer.js'
+import { MAX_SCORE_BYTES } from './schemas.js'
 import { queryRoutes } from './routes/query.js'
 import type { Peer } from '../peer.js'
 import type { ServerType } from '@hono/node-server'
@@ -49,6 +51,9 @@ export interface ApiOptions {
   dashboardUrl?: () => string | undefined
 }
 
+/** The largest request body the control API reads */
+export const MAX_BODY_BYTES = Math.ceil(MAX_SCORE_BYTES * 4 / 3) + 64 * 1024
+
 const unauthorized = (message: string): { error: { name: string, message: string } } => ({ error: { name: 'Unauthorized', message } })
 
 /** The Hono app of the control API and the dashboard */
@@ -74,6 +79,13 @@ export function createApi (options: ApiOptions): Hono {
     c.header('Referrer-Policy', 'no-referrer')
     if (c.req.path.startsWith('/api/')) c.header('Cache-Control', 'no-store')
   })
+
+  // Bodies are bounded before anyone reads them: the largest legitimate one is a score
+  // (base64 in JSON, 4/3 of its bytes) with its fields
+  app.use('/api/*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ error: { name: 'PayloadTooLarge', message: `the request body is larger than ${MAX_BODY_BYTES} bytes (a score is at most ${MAX_SCORE_BYTES} bytes)` } }, 413)
+  }))
 
   app.use('/api/*', bearerAuth({
     verifyToken: (given) => {

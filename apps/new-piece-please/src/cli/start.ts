@@ -1,9 +1,10 @@
 import { createSkyInspector } from '@statelyai/inspect'
 import { startControlServer } from '../api/server.js'
 import { PeerAlreadyRunningError, PeerFailedError, UsageError } from '../errors.js'
+import { safeContext, safeEvent } from '../inspect/sanitize.js'
 import { stateString } from '../machine.js'
 import { createPeer } from '../peer.js'
-import { ensureToken, removeApiInfo, runningPeer, writeApiInfo } from '../repo.js'
+import { removeApiInfo, rotateToken, runningPeer, writeApiInfo } from '../repo.js'
 import { reportError } from './output.js'
 import type { Output } from './output.js'
 import type { InspectObserver } from '../peer.js'
@@ -29,11 +30,16 @@ export async function startPeer (options: StartOptions, out: Output): Promise<nu
   const existing = await runningPeer(options.repo)
   if (existing != null) throw new PeerAlreadyRunningError(options.repo, existing.pid, existing.url)
 
-  const token = await ensureToken(options.repo)
+  const token = await rotateToken(options.repo)
   const inspect: InspectObserver[] = []
   if (options.inspect === 'stately') {
     console.error('npp: --inspect stately sends every inspection event to stately.ai; the link to the session follows')
-    inspect.push(createSkyInspector({ onerror: (err) => { console.error(`npp: stately inspector: ${err.message}`) } }).inspect)
+    // contexts hold the libp2p node (our private key), dbs and invite secrets: only plain values go
+    inspect.push(createSkyInspector({
+      sanitizeContext: safeContext,
+      sanitizeEvent: safeEvent,
+      onerror: (err) => { console.error(`npp: stately inspector: ${err.message}`) }
+    }).inspect)
   }
   const peer = createPeer({
     repo: options.repo,

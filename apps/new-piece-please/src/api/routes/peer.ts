@@ -39,7 +39,7 @@ export function peerRoutes ({ peer, onStop, dashboardUrl }: PeerRoutesOptions): 
   app.post('/api/peers', async (c) => {
     const target = parse(ConnectBody, await body(c))
     // discovery dials, so that the peer we dial (or whose invite we bring) may become a companion
-    return c.json(await peer.discovery.connect('multiaddr' in target ? target.multiaddr : target.invite))
+    return c.json(await peer.discovery.connect((target.multiaddr ?? target.invite)!))
   })
 
   // Consent: peers that announced themselves unasked wait here for the user's decision

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { CidString, Instrument, MAX_SCORE_BYTES, ProfileField } from '../../api/schemas.js'
 import { EXIT, UsageError } from '../../errors.js'
 import { check, common, queryString, withPeer } from '../command.js'
@@ -22,14 +22,24 @@ function pieceLines (p: PieceView): string {
 
 /** `--file`'s bytes, base64, or a {@link UsageError} that says why not */
 async function scoreFile (file: string): Promise<string> {
-  let bytes: Buffer
-  try {
-    bytes = await readFile(file)
-  } catch (err) {
+  const fail = (err: unknown): never => {
     throw new UsageError(`--file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
   }
-  if (bytes.byteLength > MAX_SCORE_BYTES) throw new UsageError(`--file ${file}: larger than ${MAX_SCORE_BYTES} bytes`)
-  return bytes.toString('base64')
+  // a regular file of a bounded size, checked before it is opened (opening a FIFO would block)
+  // and again on what was opened; never /dev/zero or a device
+  const before = await stat(file).catch(fail)
+  if (!before.isFile()) throw new UsageError(`--file ${file}: not a regular file`)
+  const handle = await open(file, 'r').catch(fail)
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) throw new UsageError(`--file ${file}: not a regular file`)
+    if (info.size > MAX_SCORE_BYTES) throw new UsageError(`--file ${file}: ${info.size} bytes, larger than ${MAX_SCORE_BYTES}`)
+    const bytes = Buffer.alloc(info.size)
+    const { bytesRead } = await handle.read(bytes, 0, info.size, 0)
+    return bytes.subarray(0, bytesRead).toString('base64')
+  } finally {
+    await handle.close()
+  }
 }
 
 /** The catalog and the profile: `pieces add|list|get|rm`, `random`, `practise`, `profile get|set|rm` */
