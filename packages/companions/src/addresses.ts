@@ -38,7 +38,11 @@ export function companionMultiaddr (nodeId: string, address: unknown): string | 
   }
 }
 
-const hostOf = (address: string): string | undefined => {
+/** Most IP hosts remembered per companion (where its connections came from) */
+export const MAX_HOSTS = 16
+
+/** The IP host of an address, if it has one */
+export const hostOf = (address: string): string | undefined => {
   try {
     const first = multiaddr(address).getComponents()[0]
     return first != null && HOSTS.has(first.name) ? first.value : undefined
@@ -66,4 +70,21 @@ export function sameAddresses (a: readonly string[], b: readonly string[]): bool
   if (a.length !== b.length) return false
   const sorted = [...b].sort()
   return [...a].sort().every((v, i) => v === sorted[i])
+}
+
+/** The hosts we saw a companion at, newest first, without duplicates, at most {@link MAX_HOSTS} */
+export function mergeHosts (seen: readonly string[], known: readonly unknown[] = []): string[] {
+  const valid = [...seen, ...known].filter((h): h is string => typeof h === 'string' && h.length > 0 && h.length <= 64)
+  return [...new Set(valid)].slice(0, MAX_HOSTS)
+}
+
+/**
+ * How to redial a companion: every stored address, those on a host we saw it at
+ * (`vouched`: we dialled it there, or its connections came from there) first;
+ * the others only the peer vouches for, and they pass the dial policy.
+ */
+export function dialPlan (multiaddrs: readonly string[], hosts: readonly string[]): Array<{ address: string, vouched: boolean }> {
+  const seen = new Set(hosts)
+  const plan = multiaddrs.map((address) => ({ address, vouched: seen.has(hostOf(address) ?? '') }))
+  return [...plan.filter((p) => p.vouched), ...plan.filter((p) => !p.vouched)]
 }

@@ -4,7 +4,7 @@
  * watching its addresses while it is online.
  */
 import { fromCallback, fromPromise } from 'xstate'
-import { companionMultiaddrs } from './addresses.js'
+import { companionMultiaddrs, dialPlan, mergeHosts } from './addresses.js'
 import type { Logger, Transport } from '@npp/transport'
 
 export interface CheckInput {
@@ -25,6 +25,8 @@ export interface DialInput {
   peerId: string
   /** The companion's stored addresses (already cleaned, see `companionMultiaddrs`) */
   multiaddrs: string[]
+  /** IP hosts we saw it at ourselves: its addresses elsewhere pass the dial policy (`dialPlan`) */
+  hosts: string[]
   /** Per address (default 5 000 ms) */
   timeoutMs?: number
 }
@@ -50,11 +52,11 @@ export interface DialOutput {
 export const dial = fromPromise<DialOutput, DialInput>(async ({ input, signal }) => {
   const { transport, peerId } = input
   let lastError: unknown = new Error(`no stored address to dial ${peerId}; it is back when it connects to us`)
-  for (const address of input.multiaddrs) {
+  for (const { address, vouched } of dialPlan(input.multiaddrs, input.hosts)) {
     signal.throwIfAborted()
     if (transport.isConnected(peerId)) return { connected: true }
     try {
-      await transport.connect(address, { timeoutMs: input.timeoutMs ?? 5_000 })
+      await transport.connect(address, { timeoutMs: input.timeoutMs ?? 5_000, advertised: !vouched })
       return { connected: transport.isConnected(peerId) }
     } catch (err) {
       lastError = err
@@ -71,7 +73,7 @@ export interface WatchAddressesInput {
 }
 
 /** Reported by `watchAddresses` */
-export interface AddressesEvent { type: 'addresses', multiaddrs: string[] }
+export interface AddressesEvent { type: 'addresses', multiaddrs: string[], hosts: string[] }
 
 /**
  * While a companion is online: report its addresses now and every time
@@ -90,7 +92,7 @@ export const watchAddresses = fromCallback<AddressesEvent, WatchAddressesInput>(
     transport.addressesOf(peerId)
       .then((announced) => {
         const multiaddrs = companionMultiaddrs(peerId, announced, { dialled, hosts })
-        if (!stopped && multiaddrs.length > 0) sendBack({ type: 'addresses', multiaddrs })
+        if (!stopped && multiaddrs.length > 0) sendBack({ type: 'addresses', multiaddrs, hosts: mergeHosts(hosts) })
       })
       .catch((err: unknown) => { log('no addresses of %s: %s', peerId, (err as Error).message) })
   }

@@ -1,6 +1,6 @@
 import { backoffDelay } from '@npp/kit'
 import { assertEvent, assign, enqueueActions, sendParent, setup } from 'xstate'
-import { sameAddresses } from './addresses.js'
+import { mergeHosts, sameAddresses } from './addresses.js'
 import { checkConnection, dial, watchAddresses } from './companion.actors.js'
 import type { CompanionRecord } from './schema.js'
 import type { BusEvent } from '@npp/bus'
@@ -23,7 +23,7 @@ export type CompanionReport =
   /** It went online or offline now: update `lastSeen` (and persist it when going offline) */
   | { type: 'companion.seen', userDb: string, persist: boolean }
   /** libp2p knows (new) addresses of it */
-  | { type: 'companion.addresses', userDb: string, multiaddrs: string[] }
+  | { type: 'companion.addresses', userDb: string, multiaddrs: string[], hosts: string[] }
 
 export interface CompanionInput {
   record: CompanionRecord
@@ -48,7 +48,7 @@ export type CompanionEvent =
   | { type: 'peer.connected' }
   | { type: 'peer.disconnected' }
   | { type: 'record', record: CompanionRecord }
-  | { type: 'addresses', multiaddrs: string[] }
+  | { type: 'addresses', multiaddrs: string[], hosts: string[] }
 
 /** A companion's status as `list()` shows it */
 export type CompanionState = 'online' | 'offline' | 'reconnecting'
@@ -89,7 +89,8 @@ export const companionMachine = setup({
     saved: ({ context }) => context.saved,
     /** The check or the dial found the peer connected */
     connected: (_, params: { connected: boolean }) => params.connected,
-    addressesChanged: ({ context, event }) => event.type === 'addresses' && !sameAddresses(event.multiaddrs, context.record.multiaddrs)
+    addressesChanged: ({ context, event }) => event.type === 'addresses' &&
+      (!sameAddresses(event.multiaddrs, context.record.multiaddrs) || event.hosts.some((h) => !context.record.hosts.includes(h)))
   },
   actions: {
     announceOnline: enqueueActions(({ context, enqueue }) => {
@@ -108,7 +109,7 @@ export const companionMachine = setup({
     seenLast: sendParent(({ context }): CompanionReport => ({ type: 'companion.seen', userDb: context.record.userDb, persist: true })),
     reportAddresses: sendParent(({ context, event }): CompanionReport => {
       assertEvent(event, 'addresses')
-      return { type: 'companion.addresses', userDb: context.record.userDb, multiaddrs: event.multiaddrs }
+      return { type: 'companion.addresses', userDb: context.record.userDb, multiaddrs: event.multiaddrs, hosts: event.hosts }
     }),
     /** The parent's record changed (new profile or addresses) */
     setRecord: assign({
@@ -120,7 +121,7 @@ export const companionMachine = setup({
     setAddresses: assign({
       record: ({ context, event }) => {
         assertEvent(event, 'addresses')
-        return { ...context.record, multiaddrs: event.multiaddrs }
+        return { ...context.record, multiaddrs: event.multiaddrs, hosts: mergeHosts(event.hosts, context.record.hosts) }
       }
     }),
     resetAttempts: assign({ attempt: 0, lastError: undefined }),
@@ -179,7 +180,7 @@ export const companionMachine = setup({
       on: { 'peer.connected': 'online' },
       invoke: {
         src: 'dial',
-        input: ({ context }) => ({ transport: context.transport, peerId: context.record.profile.nodeId, multiaddrs: context.record.multiaddrs }),
+        input: ({ context }) => ({ transport: context.transport, peerId: context.record.profile.nodeId, multiaddrs: context.record.multiaddrs, hosts: context.record.hosts }),
         onDone: [
           { guard: { type: 'connected', params: ({ event }) => ({ connected: event.output.connected }) }, target: 'online' },
           { target: 'offline', actions: 'countAttempt' }

@@ -5,7 +5,7 @@
 import { describeIssues, serialWriter } from '@npp/kit'
 import { KeyValue, OWN_DATABASES, openOwnDatabase } from '@npp/transport'
 import { fromPromise } from 'xstate'
-import { companionMultiaddrs } from './addresses.js'
+import { companionMultiaddrs, mergeHosts } from './addresses.js'
 import { CompanionRecordSchema } from './schema.js'
 import type { CompanionRecord } from './schema.js'
 import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
@@ -24,7 +24,7 @@ function checkRecord (key: string, value: unknown): { reason: string } | { recor
   const parsed = CompanionRecordSchema.safeParse(value)
   if (!parsed.success) return { reason: describeIssues(parsed.error) }
   if (parsed.data.userDb !== key || parsed.data.profile.userDb !== key) return { reason: 'stored under another key than its userDb' }
-  return { record: { ...parsed.data, multiaddrs: companionMultiaddrs(parsed.data.profile.nodeId, parsed.data.multiaddrs) } }
+  return { record: { ...parsed.data, multiaddrs: companionMultiaddrs(parsed.data.profile.nodeId, parsed.data.multiaddrs), hosts: mergeHosts([], parsed.data.hosts) } }
 }
 
 /** Open our `companions` db and read every companion back, validated (and its addresses cleaned again) */

@@ -1,7 +1,7 @@
 import { fromBus, toError } from '@npp/bus'
 import { keepEarly, omit } from '@npp/kit'
 import { assertEvent, assign, emit, enqueueActions, setup } from 'xstate'
-import { companionMultiaddrs, sameAddresses } from './addresses.js'
+import { companionMultiaddrs, mergeHosts, sameAddresses } from './addresses.js'
 import { companionActorId, companionMachine } from './companion.machine.js'
 import { loadCompanions, store } from './companions.actors.js'
 import { CompanionProfileSchema } from './schema.js'
@@ -85,7 +85,8 @@ function upsertRecord (records: Record<string, CompanionRecord>, event: BusEvent
   const existing = records[profile.userDb]
   const announced = companionMultiaddrs(profile.nodeId, event.multiaddrs)
   const multiaddrs = announced.length > 0 ? announced : existing?.multiaddrs ?? replaced[0]?.multiaddrs ?? []
-  const record: CompanionRecord = { userDb: profile.userDb, profile, multiaddrs, firstSeen: existing?.firstSeen ?? now, lastSeen: now }
+  const hosts = existing?.hosts ?? replaced[0]?.hosts ?? []
+  const record: CompanionRecord = { userDb: profile.userDb, profile, multiaddrs, hosts, firstSeen: existing?.firstSeen ?? now, lastSeen: now }
   const changed = existing == null ||
     JSON.stringify(existing.profile) !== JSON.stringify(record.profile) || !sameAddresses(existing.multiaddrs, record.multiaddrs)
   return { record, existing, replaced, changed }
@@ -196,7 +197,7 @@ export const companionsMachine = setup({
       assertEvent(event, 'companion.addresses')
       const existing = context.records[event.userDb]
       if (existing == null) return
-      const record = { ...existing, multiaddrs: companionMultiaddrs(existing.profile.nodeId, event.multiaddrs), lastSeen: context.now() }
+      const record = { ...existing, multiaddrs: companionMultiaddrs(existing.profile.nodeId, event.multiaddrs), hosts: mergeHosts(event.hosts, existing.hosts), lastSeen: context.now() }
       enqueue.sendTo('store', { type: 'put', record } satisfies StoreCommand)
       enqueue.assign({ records: { ...context.records, [record.userDb]: record }, pendingWrites: context.pendingWrites + 1 })
     }),

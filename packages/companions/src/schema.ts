@@ -19,6 +19,8 @@ export const CompanionRecordSchema = z.object({
   userDb: OrbitDBAddressSchema,
   profile: CompanionProfileSchema,
   multiaddrs: z.array(z.unknown()).max(1_000),
+  /** Older records have none */
+  hosts: z.array(z.unknown()).max(1_000).optional(),
   firstSeen: z.number().int().nonnegative(),
   lastSeen: z.number().int().nonnegative()
 })
@@ -30,6 +32,12 @@ export interface CompanionRecord {
   profile: CompanionProfile
   /** Where it was last reachable, each with `/p2p/<peer id>`; at most 8, best first (see `companionMultiaddrs`) */
   multiaddrs: string[]
+  /**
+   * IP hosts we saw it at ourselves (we dialled it there, or its connections came
+   * from there), newest first, at most 16: its addresses on these hosts are redialled
+   * as ours, the others only as far as the dial policy allows (see `dialPlan`)
+   */
+  hosts: string[]
   /** When it was discovered first (ms since the epoch) */
   firstSeen: number
   /** When it was last connected (ms since the epoch) */

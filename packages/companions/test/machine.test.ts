@@ -2,7 +2,7 @@ import { createBus } from '@npp/bus'
 import { describe, expect, it } from 'vitest'
 import { SimulatedClock, createActor, fromCallback, fromPromise } from 'xstate'
 import { backoffDelay } from '@npp/kit'
-import { MAX_MULTIADDRS, companionMultiaddr, companionMultiaddrs } from '../src/addresses.js'
+import { MAX_HOSTS, MAX_MULTIADDRS, companionMultiaddr, companionMultiaddrs, dialPlan, mergeHosts } from '../src/addresses.js'
 import { companionActorId, companionMachine } from '../src/companion.machine.js'
 import { companionsMachine } from '../src/companions.machine.js'
 import type { CheckInput, DialInput, WatchAddressesInput } from '../src/companion.actors.js'
@@ -50,6 +50,7 @@ const record: CompanionRecord = {
   userDb: db(0),
   profile: { userDb: db(0), username: 'bob', pieces: PIECES, nodeId: PEER },
   multiaddrs: [`/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`],
+  hosts: ['127.0.0.1'],
   firstSeen: 1,
   lastSeen: 1
 }
@@ -89,7 +90,7 @@ function harness (backoff: Backoff, { connected = new Set(), loaded, checked }: 
             dials.push({ at: clock.now(), multiaddrs: input.multiaddrs })
             throw new Error('connection refused')
           }),
-          watchAddresses: fromCallback<{ type: 'addresses', multiaddrs: string[] }, WatchAddressesInput>(() => {}),
+          watchAddresses: fromCallback<{ type: 'addresses', multiaddrs: string[], hosts: string[] }, WatchAddressesInput>(() => {}),
           checkConnection: fromPromise<boolean, CheckInput>(async ({ input }) => {
             await checked
             return connected.has(input.peerId)
@@ -315,5 +316,18 @@ describe('companionMultiaddrs', () => {
     ])
     const many = Array.from({ length: 20 }, (_, i) => `/ip4/127.0.0.1/tcp/${i + 1}`)
     expect(companionMultiaddrs(PEER, many)).toHaveLength(MAX_MULTIADDRS)
+  })
+
+  it('redials addresses on hosts we saw it at as ours, first; the rest only as far as the dial policy allows', () => {
+    const stored = [`/ip4/10.1.2.3/tcp/22/p2p/${PEER}`, `/ip4/192.168.1.9/tcp/1/p2p/${PEER}`, `/ip4/127.0.0.1/tcp/2/p2p/${PEER}`]
+    expect(dialPlan(stored, ['127.0.0.1', '192.168.1.9'])).toEqual([
+      { address: stored[1], vouched: true },
+      { address: stored[2], vouched: true },
+      // only the peer says it is there (identify): it passes the dial policy (loopback only by default)
+      { address: stored[0], vouched: false }
+    ])
+    expect(dialPlan(stored, []).every((p) => !p.vouched)).toBe(true)
+    expect(mergeHosts(['10.0.0.1', '127.0.0.1'], ['127.0.0.1', 42, 'x'.repeat(65)])).toEqual(['10.0.0.1', '127.0.0.1'])
+    expect(mergeHosts(Array.from({ length: 40 }, (_, i) => `10.0.0.${i}`))).toHaveLength(MAX_HOSTS)
   })
 })

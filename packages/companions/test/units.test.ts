@@ -68,7 +68,7 @@ describe('the machines reference every guard and action by name', () => {
         id: 'child',
         src: 'child',
         input: {
-          record: { userDb: '/orbitdb/x', profile: { userDb: '/orbitdb/x', username: 'x', pieces: '/orbitdb/y', nodeId: 'p' }, multiaddrs: [], firstSeen: 0, lastSeen: 0 },
+          record: { userDb: '/orbitdb/x', profile: { userDb: '/orbitdb/x', username: 'x', pieces: '/orbitdb/y', nodeId: 'p' }, multiaddrs: [], hosts: [], firstSeen: 0, lastSeen: 0 },
           transport: {} as never,
           backoff: { initialMs: 1, maxMs: 1, factor: 2, jitter: 0 },
           log: silent,
@@ -91,7 +91,7 @@ const silent: Logger = Object.assign(() => {}, { enabled: false, error: () => {}
 
 describe('store: the writer of the companions db', () => {
   const record = (userDb: string): CompanionRecord => ({
-    userDb, profile: { userDb, username: 'u', pieces: '/orbitdb/p', nodeId: 'n' }, multiaddrs: [], firstSeen: 0, lastSeen: 0
+    userDb, profile: { userDb, username: 'u', pieces: '/orbitdb/p', nodeId: 'n' }, multiaddrs: [], hosts: [], firstSeen: 0, lastSeen: 0
   })
 
   it('applies commands one at a time, in order, and reports each (a failed one as store.failed)', async () => {

@@ -44,7 +44,7 @@
  */
 
 export { createTransport } from './transport.js'
-export type { Transport, TransportInit, PeerInfo, CallOptions } from './transport.js'
+export type { Transport, TransportInit, PeerInfo, CallOptions, ConnectOptions } from './transport.js'
 export type { TransportDiagnostics, OrbitDBNoticeKind } from './console-filter.js'
 export { transportMachine } from './transport.machine.js'
 export type { TransportMachineContext, TransportMachineEvent, TransportEmitted } from './transport.machine.js'

@@ -66,6 +66,16 @@ export interface CallOptions {
   timeoutMs?: number
 }
 
+export interface ConnectOptions extends CallOptions {
+  /**
+   * The address was advertised by the peer (identify), not named by the user or
+   * seen by us: it passes the dial policy like any address libp2p dials by
+   * itself (by default loopback only), instead of being allowed as the user's
+   * choice. Companions redial such addresses so.
+   */
+  advertised?: boolean
+}
+
 /** A running IPFS/OrbitDB peer with per-peer pubsub, owned by `transportMachine` */
 export interface Transport extends Startable {
   /** The machine's actor, for inspection */
@@ -88,7 +98,7 @@ export interface Transport extends Startable {
   /** Dialable addresses of a peer known to the peer store (from identify), each with `/p2p/<id>` */
   addressesOf(peerId: string): Promise<string[]>
   /** Dial a peer; resolves with its peer id */
-  connect(address: string, options?: CallOptions): Promise<{ peerId: string }>
+  connect(address: string, options?: ConnectOptions): Promise<{ peerId: string }>
   /** Close every connection to a peer */
   disconnect(peerId: string): Promise<void>
   /** Publish a JSON message on the receiver's topic as soon as it is subscribed to it */
@@ -223,7 +233,8 @@ export function createTransport (init: TransportInit): Transport {
       if (target === topic) throw new SelfDialError(address)
       const own = new Set(libp2p.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()))
       if (own.has(ma.decapsulateCode(421).toString())) throw new SelfDialError(address)
-      allowDial(ma) // the user named this address: dial it even beyond loopback
+      // the user named this address (or we saw the peer there): dial it even beyond loopback
+      if (options.advertised !== true) allowDial(ma)
       const timeoutMs = options.timeoutMs ?? dialTimeoutMs
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = options.signal == null ? timeout : AbortSignal.any([timeout, options.signal])

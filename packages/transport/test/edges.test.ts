@@ -9,7 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createBus } from '@npp/bus'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTransport, DialTimeoutError, RepoLockedError } from '../src/index.js'
+import { createTransport, DialTimeoutError, PeerUnreachableError, RepoLockedError } from '../src/index.js'
 import { tempRepo } from './helpers.js'
 import type { Transport } from '../src/index.js'
 import type { Server, Socket } from 'node:net'
@@ -109,6 +109,19 @@ describe('transport edge cases', () => {
 })
 
 describe('dial policy (the network rule)', () => {
+  it('dials an address a peer only advertised under the policy, never as the user\'s choice', async () => {
+    const tmp = await tempRepo('advertised')
+    cleanups.push(tmp.cleanup)
+    const t = createTransport({ bus: createBus(), repo: tmp.dir })
+    cleanups.push(async () => { await t.stop() })
+    await t.start()
+    // 192.0.2.0/24 is TEST-NET-1: the gater refuses it before any packet leaves (loopback-only policy)
+    const advertised = '/ip4/192.0.2.1/tcp/22/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    const err = await t.connect(advertised, { advertised: true, timeoutMs: 2_000 }).catch((e: unknown) => e as Error)
+    expect(err).toBeInstanceOf(PeerUnreachableError)
+    expect(String((err as Error & { cause?: Error }).cause?.name)).toMatch(/Denied/)
+  })
+
   it('dials only loopback by default, and anything once the user configured a wider address', async () => {
     const { defaultDialPolicy, isLoopback } = await import('../src/node.js')
     expect(isLoopback(multiaddr('/ip4/127.0.0.1/tcp/1'))).toBe(true)
