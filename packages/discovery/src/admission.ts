@@ -33,7 +33,8 @@ export type Admission =
   | { kind: 'reject', reason: RejectionReason, detail: string }
   | { kind: 'start', known: KeyValueDatabase | undefined }
   | { kind: 'queue' }
-  | { kind: 'full' }
+  /** no room (for anyone, or for this sender): tried again later while it is connected */
+  | { kind: 'full', detail: string }
 
 export const removedDetail = (userDb: string): string =>
   `the user removed this companion; call discovery.readmit('${userDb}') (or with its peer id) to accept it again`
@@ -61,10 +62,23 @@ export function admit (state: AdmissionState, announcement: Queued): Admission {
   if (state.active[userDb]?.from === from || waiting || state.queue.some((q) => q.userDb === userDb && q.from === from)) {
     return { kind: 'reject', reason: 'duplicate', detail: 'the same announcement is being validated or waits already' }
   }
+  // fairness: one sender holds at most `maxPerSender` places (validating + waiting), so that
+  // nobody's announcements can fill the slots and the queue for everyone else
+  const held = senderLoad(state, from)
+  if (held >= state.options.maxPerSender) {
+    return { kind: 'full', detail: `${held} announcements of this sender are being validated or wait already (at most ${state.options.maxPerSender} per sender)` }
+  }
   if (Object.keys(state.active).length < state.options.maxConcurrent && state.active[userDb] == null) {
     return { kind: 'start', known: state.known[userDb]?.db }
   }
-  return state.queue.length < state.options.maxQueued ? { kind: 'queue' } : { kind: 'full' }
+  return state.queue.length < state.options.maxQueued
+    ? { kind: 'queue' }
+    : { kind: 'full', detail: `${state.options.maxConcurrent} announcements are being validated and ${state.options.maxQueued} wait already` }
+}
+
+/** Places a sender holds: its announcements being validated or waiting for a slot */
+function senderLoad (state: Pick<AdmissionState, 'active' | 'queue'>, from: string): number {
+  return Object.values(state.active).filter((a) => a.from === from).length + state.queue.filter((q) => q.from === from).length
 }
 
 /** After a validation ended: which queued announcements start now, which are refused, which wait on */
@@ -72,10 +86,14 @@ export function drain (state: AdmissionState): { start: Array<Queued & { known: 
   const active = { ...state.active }
   const start: Array<Queued & { known: KeyValueDatabase | undefined }> = []
   const refuse: Array<Queued & { reason: RejectionReason, detail: string }> = []
-  const queue: Queued[] = []
-  for (const next of state.queue) {
+  const waiting = new Set<Queued>()
+  // round robin: of the waiting announcements, those of senders with the fewest validations running go
+  // first (oldest first among equals), so that one busy sender does not take every slot that frees up
+  const running = (from: string): number => Object.values(active).filter((a) => a.from === from).length
+  const order = state.queue.map((q, i) => ({ q, i, load: running(q.from) })).sort((a, b) => a.load - b.load || a.i - b.i).map((x) => x.q)
+  for (const next of order) {
     if (Object.keys(active).length >= state.options.maxConcurrent || active[next.userDb] != null) {
-      queue.push(next)
+      waiting.add(next)
       continue
     }
     const verdict = precheck(state, next)
@@ -86,7 +104,8 @@ export function drain (state: AdmissionState): { start: Array<Queued & { known: 
     active[next.userDb] = next
     start.push({ ...next, known: state.known[next.userDb]?.db })
   }
-  return { start, refuse, queue }
+  // what still waits keeps its place (oldest first)
+  return { start, refuse, queue: state.queue.filter((q) => waiting.has(q)) }
 }
 
 /** Most announcements of one sender waiting out a retry delay at once */

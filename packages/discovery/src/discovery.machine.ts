@@ -242,8 +242,7 @@ export const discoveryMachine = setup({
       if (admission.kind === 'reject') {
         enqueue.emit(rejected(announcement.from, announcement.userDb, admission.reason, admission.detail))
       } else if (admission.kind === 'full') {
-        const plan = retryOrReject(context, announcement, 'queue-full',
-          `${context.options.maxConcurrent} announcements are being validated and ${context.options.maxQueued} wait already`)
+        const plan = retryOrReject(context, announcement, 'queue-full', admission.detail)
         enqueue.emit(plan.event)
         if (plan.retry) {
           enqueue.raise(plan.due, { id: plan.id, delay: plan.delay })

@@ -19,6 +19,7 @@ export interface DiscoveryOptions {
   maxPending: number
   maxConcurrent: number
   maxQueued: number
+  maxPerSender: number
   replicationTimeoutMs: number
   rateLimit: RateLimit
   /** Retries of our announcement to a connected peer whose `send` failed */
@@ -46,6 +47,8 @@ export interface OptionsInit {
   maxConcurrent?: number
   /** Announcements waiting beyond that (default 64); more are retried later (`queue-full`) */
   maxQueued?: number
+  /** Places (validating + waiting) one sender may hold (default 2); more are retried later (`queue-full`) */
+  maxPerSender?: number
   /** Bounded wait for an announced db's manifest + heads, and again for its pieces manifest (default 10 000 ms) */
   replicationTimeoutMs?: number
   /** Per sending peer (default 10 announcements per 10 000 ms) */
@@ -92,6 +95,7 @@ export function resolveOptions (init: OptionsInit): DiscoveryOptions {
     maxPending: integer('maxPending', init.maxPending, 64),
     maxConcurrent: integer('maxConcurrent', init.maxConcurrent, 4),
     maxQueued: integer('maxQueued', init.maxQueued, 64, 0),
+    maxPerSender: integer('maxPerSender', init.maxPerSender, 2),
     replicationTimeoutMs: integer('replicationTimeoutMs', init.replicationTimeoutMs, 10_000),
     rateLimit: {
       announcements: integer('rateLimit.announcements', init.rateLimit?.announcements, 10),

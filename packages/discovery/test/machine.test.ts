@@ -113,6 +113,7 @@ function harness ({ options = {}, announcement = scripted, connected = new Set()
         maxPending: 64,
         maxConcurrent: 4,
         maxQueued: 64,
+        maxPerSender: 64,
         replicationTimeoutMs: 1_000,
         rateLimit: { announcements: 10, windowMs: 10_000 },
         announceRetry: { attempts: 5, initialMs: 500, maxMs: 8_000 },
