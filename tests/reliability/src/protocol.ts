@@ -17,6 +17,8 @@ export interface PeerOptions {
     replicationTimeoutMs?: number
     maxConcurrent?: number
     maxQueued?: number
+    maxPerSender?: number
+    accept?: 'consent' | 'all' | 'none'
     rateLimit?: { announcements: number, windowMs: number }
     /** Retries of announcements that failed for load or time (see `DiscoveryInit.validationRetry`) */
     validationRetry?: { attempts?: number, initialMs?: number, maxMs?: number }
