@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cleanups, followBus, NppPeer, tempDir } from './helpers.js'
-import type { BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
 
 /**
  * The dashboard and the inspector in a real browser: Debian's Chromium driven by
@@ -57,10 +57,12 @@ afterAll(async () => {
   expect(pageErrors).toEqual([])
 })
 
-async function screenshot (name: string, fullPage: boolean): Promise<string> {
+/** A screenshot of the page (the viewport, or `fullPage`), or of one element of it */
+async function screenshot (name: string, what: boolean | Locator): Promise<string> {
   await mkdir(RESULTS, { recursive: true })
   const path = join(RESULTS, name)
-  await page.screenshot({ path, fullPage })
+  if (typeof what === 'boolean') await page.screenshot({ path, fullPage: what })
+  else await what.screenshot({ path })
   console.log(`screenshot: ${path}`)
   return path
 }
@@ -72,10 +74,12 @@ describe('the dashboard in Chromium', () => {
     expect(page.url()).not.toContain('token=')
     await expect.poll(async () => await page.textContent('#peer-id')).toBe(alice.info.peerId)
     await page.waitForSelector('[data-piece] >> text=Méditation')
+    // nobody has asked to be alice's companion yet
+    expect(await page.locator('[data-testid=pending-empty]').textContent()).toBe('nobody is waiting')
 
     // connect to bob from the dashboard
     const bus = await followBus(alice.api)
-    await page.fill('#connect-form [name=multiaddr]', bob.info.multiaddrs[0]!)
+    await page.fill('#connect-form [name=address]', bob.info.multiaddrs[0]!)
     await page.click('#connect-form button')
     await page.waitForSelector('[data-companion="bob"][data-status="online"]', { timeout: 30_000 })
     await page.waitForSelector(`[data-peer="${bob.info.peerId}"]`)
@@ -160,5 +164,77 @@ describe('the dashboard in Chromium', () => {
     await page.click('#query-form button')
     await page.waitForSelector('[data-testid=query-summary]', { timeout: 30_000 })
     expect(await page.textContent('[data-testid=query-summary]')).toMatch(/from 1 source.*(timed out|failed)/s)
+  })
+
+  it('peers that dial us wait for our answer (Accept, Decline); an invite is one line to copy, and Connect takes one', async () => {
+    // the dashboard shows remote text as text: this username is no markup
+    const username = 'carol <img src=x onerror="window.__nppInjected=1">'
+    const start = async (name: string, value: string): Promise<NppPeer> => {
+      const peer = await NppPeer.start(await tempDir(cleanups, `app-web-${name}`))
+      cleanups.add(async () => { await peer.kill() })
+      await peer.api.put('/api/profile/username', { value })
+      return peer
+    }
+    const [carol, dave, erin] = await Promise.all([start('carol', username), start('dave', 'dave'), start('erin', 'erin')])
+    await page.locator('[data-testid=pending-empty]').waitFor()
+
+    // carol and erin dial alice: they consent, alice was asked by nobody, so they wait for her answer
+    await Promise.all([carol, erin].map(async (p) => await p.api.post('/api/peers', { multiaddr: alice.info.multiaddrs[0] })))
+    const row = page.locator(`[data-pending="${carol.info.peerId}"]`)
+    const erinsRow = page.locator(`[data-pending="${erin.info.peerId}"]`)
+    await row.waitFor({ timeout: 30_000 })
+    await erinsRow.waitFor({ timeout: 30_000 })
+    expect(await row.locator('[data-testid=pending-username]').textContent()).toBe(username)
+    expect(await row.locator('img').count()).toBe(0)
+    expect(await page.textContent('#pending-count')).toBe('(2)')
+    expect(await page.locator(`[data-companion=${JSON.stringify(username)}]`).count()).toBe(0)
+    await screenshot('pending.png', page.locator('#pending'))
+
+    // Decline: erin leaves the list and is no companion
+    const bus = await followBus(alice.api)
+    await erinsRow.locator('button', { hasText: 'Decline' }).click()
+    await erinsRow.waitFor({ state: 'detached' })
+    await bus.waitFor('companion:declined', (p) => p.peerId === erin.info.peerId && p.reason === 'declined')
+    bus.close()
+    expect(await page.textContent('#pending-count')).toBe('(1)')
+    expect(await page.locator('[data-companion="erin"]').count()).toBe(0)
+
+    // Accept: carol becomes an online companion, and nobody is waiting any more
+    await row.locator('button', { hasText: 'Accept' }).click()
+    await page.locator(`[data-companion=${JSON.stringify(username)}][data-status="online"]`).waitFor({ timeout: 30_000 })
+    await page.locator('[data-testid=pending-empty]').waitFor()
+    expect(await page.textContent('[data-testid=pending-error]')).toBe('')
+    expect(await page.evaluate(() => (globalThis as { __nppInjected?: number }).__nppInjected)).toBeUndefined()
+
+    // an invite: one read-only line, selected by Copy whether or not there is a clipboard
+    await page.click('#invite-button')
+    const line = page.locator('[data-testid=invite-line]')
+    await line.waitFor()
+    const invite = await line.inputValue()
+    expect(invite).toMatch(/^npp-invite:[A-Za-z0-9_-]+$/)
+    expect(await line.getAttribute('readonly')).not.toBeNull()
+    expect(await page.textContent('[data-testid=invite-expiry]')).not.toBe('')
+    await page.locator('#invite-result button', { hasText: 'Copy' }).click()
+    await expect.poll(async () => await page.textContent('[data-testid=invite-status]')).toMatch(/^(copied|selected)/)
+    await screenshot('invite.png', page.locator('#peers'))
+    expect(await line.evaluate((input: { value: string, selectionStart: number | null, selectionEnd: number | null }) => input.value.slice(input.selectionStart ?? 0, input.selectionEnd ?? 0))).toBe(invite)
+
+    // Connect sends an invite as an invite (the peer refuses alice's own)...
+    await page.fill('#connect-form [name=address]', invite)
+    await page.click('#connect-form button')
+    await expect.poll(async () => await page.textContent('#connect-error')).toMatch(/our own invite/)
+    // (revoked, it admits nobody)
+    await page.locator('#invite-result button', { hasText: 'revoke' }).click()
+    await page.locator('#invite-result', { hasText: 'invite revoked' }).waitFor()
+    // ... and dave's invite makes alice and dave companions, neither waiting for an answer
+    const { invite: davesInvite } = await dave.api.post<{ invite: string }>('/api/invites', {})
+    const davesBus = await followBus(dave.api)
+    await page.fill('#connect-form [name=address]', davesInvite)
+    await page.click('#connect-form button')
+    await page.locator('[data-companion="dave"][data-status="online"]').waitFor({ timeout: 30_000 })
+    expect(await page.textContent('#connect-error')).toBe('')
+    await davesBus.waitFor('companion:online', (p) => p.peerId === alice.info.peerId)
+    davesBus.close()
+    expect((await dave.api.get<{ pending: unknown[] }>('/api/companions/pending')).pending).toEqual([])
   })
 })

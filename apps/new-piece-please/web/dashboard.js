@@ -1,6 +1,7 @@
 /* global document, FileReader */
-// The dashboard: this peer, its connections, companions (live online/offline), the
-// catalog, "new piece, please" and the distributed query with streaming results.
+// The dashboard: this peer, its connections and invites, companions (live
+// online/offline) and the peers waiting for the user's consent, the catalog, "new
+// piece, please" and the distributed query with streaming results.
 import { api, el, events, link, ndjson, requireToken, short } from './common.js'
 
 const $ = (id) => document.getElementById(id)
@@ -15,14 +16,22 @@ function showError (id, err) {
  * see nothing).
  */
 function guarded (errorId, action) {
-  return async () => {
+  return async (...args) => {
     showError(errorId, null)
     try {
-      await action()
+      await action(...args)
     } catch (err) {
       showError(errorId, err)
     }
   }
+}
+
+/** A time of day (with the date when it is not today), and the full date and time for a tooltip */
+function when (ms) {
+  const d = new Date(ms)
+  const today = d.toDateString() === new Date().toDateString()
+  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  return { text: today ? time : `${d.toLocaleDateString()} ${time}`, title: d.toLocaleString() }
 }
 
 function sourceChip (source) {
@@ -47,7 +56,7 @@ async function loadPeers () {
   const { peers } = await api.get('/api/peers')
   $('peers-count').textContent = `(${peers.length})`
   $('peers-list').replaceChildren(peers.length === 0
-    ? el('div', { class: 'empty' }, 'Not connected to any peer. Paste a peer\'s multiaddr below.')
+    ? el('div', { class: 'empty' }, 'Not connected to any peer. Paste a peer\'s multiaddr or a musician\'s invite below.')
     : el('table', {}, el('tbody', {}, peers.map((p) => el('tr', { dataset: { peer: p.peerId } },
       el('td', { class: 'mono', title: p.peerId }, short(p.peerId, 6)),
       el('td', { class: 'mono muted' }, p.connections.join(' ')))))))
@@ -59,8 +68,10 @@ $('connect-form').addEventListener('submit', async (e) => {
   const button = form.querySelector('button')
   button.disabled = true
   showError('connect-error', null)
+  // the same field takes a multiaddr or an invite line
+  const address = form.address.value.trim()
   try {
-    await api.post('/api/peers', { multiaddr: form.multiaddr.value.trim() })
+    await api.post('/api/peers', address.startsWith('npp-invite:') ? { invite: address } : { multiaddr: address })
     form.reset()
   } catch (err) {
     showError('connect-error', err)
@@ -68,6 +79,56 @@ $('connect-form').addEventListener('submit', async (e) => {
     button.disabled = false
   }
 })
+
+// --- invites --------------------------------------------------------------------------
+/**
+ * Copy the invite line; without a clipboard (an insecure context, or permission
+ * refused) the text stays selected for the user to copy.
+ */
+async function copyInvite (input, status) {
+  input.focus()
+  input.select()
+  try {
+    if (navigator.clipboard?.writeText == null) throw new Error('no clipboard')
+    await navigator.clipboard.writeText(input.value)
+    status.textContent = 'copied'
+  } catch {
+    input.focus()
+    input.select()
+    status.textContent = 'selected: press Ctrl+C to copy it'
+  }
+}
+
+$('invite-button').addEventListener('click', guarded('invite-error', async () => {
+  const button = $('invite-button')
+  button.disabled = true
+  try {
+    const { invite, id, expiresAt } = await api.post('/api/invites', { uses: 1 })
+    const expiry = when(expiresAt)
+    const status = el('span', { class: 'muted', dataset: { testid: 'invite-status' } })
+    const input = el('input', { class: 'grow mono', readonly: true, value: invite, 'aria-label': 'invite', spellcheck: 'false', dataset: { testid: 'invite-line' }, onfocus: (e) => { e.currentTarget.select() } })
+    const revoke = el('button', {
+      type: 'button',
+      class: 'ghost small',
+      title: 'nobody can use this invite any more',
+      onclick: guarded('invite-error', async () => {
+        const { revoked } = await api.delete(`/api/invites/${encodeURIComponent(id)}`)
+        $('invite-result').replaceChildren(el('div', { class: 'muted invite-line' }, revoked ? 'invite revoked' : 'that invite was used or had expired already'))
+      })
+    }, 'revoke')
+    $('invite-result').replaceChildren(el('div', { class: 'invite-line' },
+      el('div', { class: 'row' },
+        input,
+        el('button', { type: 'button', class: 'small', onclick: async () => { await copyInvite(input, status) } }, 'Copy'),
+        revoke,
+        status),
+      el('div', { class: 'muted', title: expiry.title },
+        'for one musician, until ', el('span', { dataset: { testid: 'invite-expiry' } }, expiry.text), ' (or until this peer restarts)')))
+    input.select()
+  } finally {
+    button.disabled = false
+  }
+}))
 
 // --- companions -----------------------------------------------------------------------
 async function loadCompanions () {
@@ -81,12 +142,43 @@ async function loadCompanions () {
         el('td', {}, c.profile.username),
         el('td', {}, el('span', { class: `badge ${c.status}`, dataset: { testid: 'companion-status' } }, c.status)),
         el('td', { class: 'mono', title: c.profile.nodeId }, short(c.profile.nodeId, 4)),
-        el('td', { class: 'muted', title: new Date(c.lastSeen).toLocaleString() }, new Date(c.lastSeen).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
+        el('td', { class: 'muted', title: when(c.lastSeen).title }, when(c.lastSeen).text),
         el('td', {}, el('button', {
           class: 'ghost small',
           title: 'stop following this companion',
           onclick: guarded('companions-error', async () => { await api.delete(`/api/companions?userDb=${encodeURIComponent(c.userDb)}`); await loadCompanions() })
         }, 'remove')))))))
+}
+
+// --- waiting for the user's answer (consent) ------------------------------------------
+/** Accept or decline one pending peer, then show the lists as they are now */
+function answer (p, verb) {
+  return guarded('pending-error', async (e) => {
+    for (const b of e.currentTarget.closest('tr').querySelectorAll('button')) b.disabled = true
+    try {
+      await api.post(`/api/companions/pending/${verb}`, { target: p.peerId })
+    } finally {
+      await Promise.all([loadPending(), loadCompanions()])
+    }
+  })
+}
+
+async function loadPending () {
+  const { pending } = await api.get('/api/companions/pending')
+  $('pending-count').textContent = `(${pending.length})`
+  $('pending-list').replaceChildren(pending.length === 0
+    ? el('div', { class: 'empty', dataset: { testid: 'pending-empty' } }, 'nobody is waiting')
+    : el('table', {},
+      el('thead', {}, el('tr', {}, el('th', {}, 'username'), el('th', {}, 'peer'), el('th', {}, 'since'), el('th', {}))),
+      el('tbody', {}, pending.map((p) => el('tr', { dataset: { pending: p.peerId } },
+        el('td', { class: 'name' },
+          el('span', { dataset: { testid: 'pending-username' } }, p.profile?.username || el('span', { class: 'muted' }, '(no name)')),
+          p.inviteProblem == null ? null : el('div', { class: 'note', dataset: { testid: 'invite-problem' } }, `brought an invite that did not admit it: ${p.inviteProblem}`)),
+        el('td', { class: 'mono', title: [p.peerId, ...(p.multiaddrs ?? [])].join('\n') }, short(p.peerId, 4)),
+        el('td', { class: 'muted', title: when(p.at).title }, when(p.at).text),
+        el('td', { class: 'actions' },
+          el('button', { type: 'button', class: 'small', title: 'make it a companion', onclick: answer(p, 'accept') }, 'Accept'), ' ',
+          el('button', { type: 'button', class: 'ghost small', title: 'refuse it: it is remembered like a removed companion', onclick: answer(p, 'decline') }, 'Decline')))))))
 }
 
 // --- catalog --------------------------------------------------------------------------
@@ -216,14 +308,17 @@ const reloaders = {
   peer: loadPeers,
   companion: loadCompanions,
   catalog: loadCatalog,
-  transport: loadId
+  transport: loadId,
+  pending: loadPending
 }
-const pending = new Set()
+/** The bus events that change the list of peers waiting for an answer */
+const PENDING_EVENTS = new Set(['companion:pending', 'companion:declined', 'companion:discovered'])
+const scheduled = new Set()
 function reload (what) {
-  if (pending.has(what)) return
-  pending.add(what)
+  if (scheduled.has(what)) return
+  scheduled.add(what)
   // coalesce bursts of events into one reload
-  setTimeout(() => { pending.delete(what); reloaders[what]().catch(() => {}) }, 50)
+  setTimeout(() => { scheduled.delete(what); reloaders[what]().catch(() => {}) }, 50)
 }
 
 function logActivity (type, payload) {
@@ -253,6 +348,7 @@ if (requireToken($('main'))) {
       if (domain === 'message') return
       logActivity(data.type, data.payload)
       if (domain in reloaders) reload(domain)
+      if (PENDING_EVENTS.has(data.type)) reload('pending')
     }
   })
 }
