@@ -4,7 +4,7 @@
  * per 1,000 documents here; a lookup in these maps takes microseconds).
  */
 import { describeIssues } from '@npp/kit'
-import { PracticeEventSchema, StoredPieceSchema } from './schema.js'
+import { PracticeEventSchema, StoredPieceSchema, canonicalCid } from './schema.js'
 import type { EntrySink } from './log-follower.js'
 import type { Piece, PieceChange, PieceFilter } from './types.js'
 import type { Entry, Operation } from '@npp/transport'
@@ -115,7 +115,9 @@ export class PieceIndex implements EntrySink {
   private parse (entry: Entry<Operation>): { key: string, piece: Piece | undefined } | string {
     const payload = entry.payload as Partial<Operation> | undefined
     if (payload == null || typeof payload.key !== 'string' || entry.clock == null) return 'not a documents operation'
-    if (payload.op === 'DEL') return { key: payload.key, piece: undefined }
+    // a delete's key is a piece's hash too: anything else would only grow the index (tombstones are
+    // kept for last-write-wins; the replica's entry quota bounds how many)
+    if (payload.op === 'DEL') return canonicalCid(payload.key) === payload.key ? { key: payload.key, piece: undefined } : 'the deleted key is not a CID in canonical form'
     if (payload.op !== 'PUT') return `unknown operation ${String(payload.op)}`
     const value = payload.value as { hash?: unknown } | null
     if (value == null || value.hash !== payload.key) return 'the document\'s hash is not its key'

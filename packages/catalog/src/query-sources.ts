@@ -45,9 +45,10 @@ export function querySources (input: QuerySourcesInput): SourceHandle[] {
       // Another device of ours, sharing our identity and so our pieces db
       if (c.profile.pieces === stores.pieces.address) return stores.pieceIndex.find(filter)
       if (c.replica == null) throw new SourceUnavailableError('no-replica', `${c.profile.username}'s catalog is not open`)
-      const snapshot = await waitFor(c.replica, (s) => s.matches({ open: 'ready' }) || s.matches('failed') || s.status !== 'active', { signal })
+      const snapshot = await waitFor(c.replica, (s) => s.matches({ open: 'ready' }) || s.matches({ open: 'overQuota' }) || s.matches('failed') || s.status !== 'active', { signal })
       const store = snapshot.context.store
-      if (!snapshot.matches({ open: 'ready' }) || store == null) {
+      // over its quota a replica answers from what it holds
+      if (!(snapshot.matches({ open: 'ready' }) || snapshot.matches({ open: 'overQuota' })) || store == null) {
         throw new SourceUnavailableError(snapshot.context.reason ?? 'replica-closed', `${c.profile.username}'s catalog could not be opened`, { cause: snapshot.context.error })
       }
       return store.index.find(filter)

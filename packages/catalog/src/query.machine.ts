@@ -28,6 +28,8 @@ export interface QueryContext extends QueryInput {
   outcomes: SourceOutcome[]
   /** The hits of every source that answered, in order of arrival */
   answers: Array<{ source: QuerySource, hits: CatalogHit[] }>
+  /** Hashes of every piece found (the summary's `total`), also of those beyond a source's `limit` */
+  found: Record<string, true>
 }
 
 export type QueryMachineEvent =
@@ -115,8 +117,13 @@ export const queryMachine = setup({
       const { outcome, pieces } = event.output
       const outcomes = [...context.outcomes, outcome]
       if (outcome.status !== 'answered') return { pending, outcomes }
-      const hits = pieces.map((p) => toHit(p, outcome.source))
-      return { pending, outcomes, answers: [...context.answers, { source: outcome.source, hits }] }
+      // at most `limit` per source, the first in the final order: the query's first `limit` hits are among
+      // them, and no source can make the query hold (or send) more than that
+      const sorted = mergeHits([{ source: outcome.source, hits: pieces.map((p) => toHit(p, outcome.source)) }])
+      const hits = context.limit == null ? sorted : sorted.slice(0, context.limit)
+      const found = { ...context.found }
+      for (const p of pieces) found[p.hash] = true
+      return { pending, outcomes, found, answers: [...context.answers, { source: outcome.source, hits }] }
     }),
     /** The answer just recorded, as a batch */
     emitBatch: emit(({ context }): QueryBatch => {
@@ -140,7 +147,8 @@ export const queryMachine = setup({
       ...input,
       pending: Object.fromEntries(ids.map((id, i) => [id, input.handles[i]!.source])),
       outcomes: [],
-      answers: []
+      answers: [],
+      found: {}
     }
   },
   initial: 'running',
@@ -164,7 +172,7 @@ export const queryMachine = setup({
     return {
       type: 'done',
       queryId: context.queryId,
-      summary: { answered: count('answered'), timedOut: count('timedOut'), failed: count('failed'), total: all.length },
+      summary: { answered: count('answered'), timedOut: count('timedOut'), failed: count('failed'), total: Object.keys(context.found).length },
       hits: context.limit == null ? all : all.slice(0, context.limit),
       sources: context.outcomes
     }

@@ -10,9 +10,9 @@ import type { Entry, Logger, Operation, Transport } from '@npp/transport'
 
 /** What the follower of a replica reports */
 export type ReplicaFollowerEvent =
-  | { type: 'replica.loaded', hasData: boolean, size: number, invalid: number }
-  | { type: 'replica.synced', size: number, invalid: number }
-  | { type: 'replica.changed', size: number, invalid: number }
+  | { type: 'replica.loaded', hasData: boolean, size: number, invalid: number, entries: number }
+  | { type: 'replica.synced', size: number, invalid: number, entries: number }
+  | { type: 'replica.changed', size: number, invalid: number, entries: number }
   | { type: 'replica.error', error: Error }
 
 export interface OpenReplicaInput {
@@ -29,7 +29,7 @@ export const openReplica = fromPromise<ReplicaStore, OpenReplicaInput>(async ({ 
 /** Feeds the index from the db's `update` events; a `join` means we synced with a peer */
 export const followReplica = fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ input, sendBack }) => {
   const { db, follower, index } = input.store
-  const counts = (): { size: number, invalid: number } => ({ size: index.size, invalid: index.invalid })
+  const counts = (): { size: number, invalid: number, entries: number } => ({ size: index.size, invalid: index.invalid, entries: follower.entries })
   const fail = (err: unknown): void => { sendBack({ type: 'replica.error', error: toError(err) }) }
   const offChange = follower.onChange(() => { sendBack({ type: 'replica.changed', ...counts() }) })
   const onUpdate = (entry: Entry<Operation>): void => { follower.catchUp([entry]).catch(fail) }
@@ -49,6 +49,12 @@ export const followReplica = fromCallback<ReplicaFollowerEvent, { store: Replica
     db.events.off('update', onUpdate)
     db.events.off('join', onJoin)
   }
+})
+
+/** Stop exchanging heads with peers (a replica over its quota keeps what it has, and nothing more) */
+export const stopReplicaSync = fromPromise<void, { store: ReplicaStore }>(async ({ input }) => {
+  await input.store.follower.idle()
+  await input.store.db.sync.stop()
 })
 
 /** Close the db once the follower is done with it (nothing to do if it never opened) */

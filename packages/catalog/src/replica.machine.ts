@@ -8,7 +8,7 @@ import { toError } from '@npp/bus'
 import { backoffDelay } from '@npp/kit'
 import { assign, sendParent, setup } from 'xstate'
 import { failureReason } from './errors.js'
-import { closeReplica, followReplica, openReplica } from './replica.actors.js'
+import { closeReplica, followReplica, openReplica, stopReplicaSync } from './replica.actors.js'
 import type { ReplicaFollowerEvent } from './replica.actors.js'
 import type { ReplicaStore } from './stores.js'
 import type { ReplicaOptions } from './types.js'
@@ -69,7 +69,7 @@ export const replicaMachine = setup({
     input: {} as ReplicaInput,
     events: {} as ReplicaMachineEvent
   },
-  actors: { openReplica, followReplica, closeReplica },
+  actors: { openReplica, followReplica, closeReplica, stopReplicaSync },
   actions: {
     setOnline: assign({ online: true }),
     setOffline: assign({ online: false }),
@@ -77,6 +77,11 @@ export const replicaMachine = setup({
     forgetStore: assign({ store: undefined }),
     /** An attempt failed: why, and one more failed attempt */
     recordFailure: assign(({ context }, failure: { reason: string, error: Error }) => ({ ...failure, attempts: context.attempts + 1 })),
+    /** Past its quota: why, said */
+    recordOverQuota: assign(({ context, event }) => {
+      const entries = 'entries' in event ? event.entries : 0
+      return { reason: 'over-quota', error: new Error(`${context.profile.username}'s catalog has ${entries} log entries, more than the ${context.options.maxEntries} kept per companion; it stopped syncing and answers from what it has (raise catalog option replicas.maxEntries to keep more)`) }
+    }),
     /** Ready: the failures are over */
     clearFailures: assign({ attempts: 0, reason: undefined, error: undefined }),
     /** Keep the size and invalid count the follower reported */
@@ -93,6 +98,7 @@ export const replicaMachine = setup({
   },
   guards: {
     hasData: ({ event }) => event.type === 'replica.loaded' && event.hasData,
+    overQuota: ({ context, event }) => 'entries' in event && event.entries > context.options.maxEntries,
     retryable: ({ context }) => retryable(context),
     retryNow: ({ context }) => context.online && retryable(context)
   },
@@ -136,6 +142,7 @@ export const replicaMachine = setup({
         loading: {
           on: {
             'replica.loaded': [
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
               { guard: 'hasData', target: 'ready', actions: 'counts' },
               { target: 'waiting', actions: 'counts' }
             ]
@@ -144,15 +151,36 @@ export const replicaMachine = setup({
         /** Nothing stored locally yet: wait for the first sync with a peer that has the db */
         waiting: {
           on: {
-            'replica.synced': { target: 'ready', actions: 'counts' }
+            'replica.synced': [
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
+              { target: 'ready', actions: 'counts' }
+            ]
           }
         },
         /** Queries are answered from the index */
         ready: {
           entry: ['report', 'clearFailures'],
           on: {
-            'replica.changed': { actions: ['counts', 'report'] },
-            'replica.synced': { actions: ['counts', 'report'] }
+            'replica.changed': [
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
+              { actions: ['counts', 'report'] }
+            ],
+            'replica.synced': [
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
+              { actions: ['counts', 'report'] }
+            ]
+          }
+        },
+        /**
+         * Past `options.maxEntries`: no more syncing (nothing more is fetched or stored), and
+         * queries are answered from what the index holds. Stays so until the replica is closed.
+         */
+        overQuota: {
+          entry: 'report',
+          invoke: { src: 'stopReplicaSync', input: ({ context }) => ({ store: context.store! }) },
+          on: {
+            'replica.changed': { actions: 'counts' },
+            'replica.synced': { actions: 'counts' }
           }
         }
       }

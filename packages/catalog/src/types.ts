@@ -99,6 +99,11 @@ export interface ReplicaOptions {
   retryInitialMs: number
   /** Longest wait between two attempts (ms) */
   retryMaxMs: number
+  /**
+   * Most log entries kept of one companion's catalog: a replica past it stops syncing
+   * (state `overQuota`, reason `over-quota`) and answers from what it has
+   */
+  maxEntries: number
 }
 
 /** A companion's replicated catalog, as the catalog sees it */
@@ -108,7 +113,7 @@ export interface ReplicaInfo {
   username: string
   /** Address of the companion's pieces db */
   pieces: string
-  /** `opening`, `loading`, `waiting` (for the companion's first sync), `ready`, `closing`, `closed`, `failed` or `retrying` */
+  /** `opening`, `loading`, `waiting` (for the companion's first sync), `ready`, `overQuota`, `closing`, `closed`, `failed` or `retrying` */
   state: string
   /** Valid pieces in the replica */
   size: number

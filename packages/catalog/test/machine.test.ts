@@ -33,6 +33,17 @@ describe('queryMachine', () => {
     expect(done.hits.map((h) => [h.hash, h.sources.map((s) => s.username)])).toEqual([['h2', ['me']], ['h1', ['me', 'bob']]])
   })
 
+  it('sends and keeps at most `limit` hits per source (the first in the final order), and still counts every piece found', async () => {
+    const many = Array.from({ length: 1_000 }, (_, i) => piece(`m${String(i).padStart(4, '0')}`, `T${String(999 - i).padStart(4, '0')}`))
+    const reports = await runQuery([{ source: source('bob'), answer: async () => many }], { limit: 3 })
+    const batch = reports.find((r) => r.type === 'batch')
+    expect(batch?.type === 'batch' ? batch.hits.map((h) => h.title) : []).toEqual(['T0000', 'T0001', 'T0002'])
+    const done = reports.at(-1)!
+    if (done.type !== 'done') throw new Error('no done')
+    expect(done.summary.total).toBe(1_000)
+    expect(done.hits).toHaveLength(3)
+  })
+
   it('ends a source that never answers as timedOut and one that throws as failed, and still answers', async () => {
     const never: SourceHandle = {
       source: source('slow'),

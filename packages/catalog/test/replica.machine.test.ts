@@ -22,7 +22,7 @@ const input = (options: Partial<ReplicaInput> = {}): ReplicaInput => ({
   transport: {} as Transport,
   log,
   online: true,
-  options: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000 },
+  options: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 1_000 },
   ...options
 })
 
@@ -36,15 +36,16 @@ interface Fakes {
 /** A replica with fake actors; records its attempts, closes, reports and the follower's `sendBack` */
 function harness (fakes: Fakes = {}, init: Partial<ReplicaInput> = {}) {
   const opens = fakes.opens ?? [async () => store]
-  const seen = { attempts: 0, closes: [] as Array<ReplicaStore | undefined>, reports: [] as ReplicaReport[], send: undefined as ((e: ReplicaFollowerEvent) => void) | undefined }
+  const seen = { attempts: 0, closes: [] as Array<ReplicaStore | undefined>, reports: [] as ReplicaReport[], syncStops: 0, send: undefined as ((e: ReplicaFollowerEvent) => void) | undefined }
   const machine = replicaMachine.provide({
     actors: {
       openReplica: fromPromise(async () => await opens[Math.min(seen.attempts++, opens.length - 1)]!()),
       followReplica: fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ sendBack }) => {
         seen.send = sendBack
-        for (const e of fakes.follow ?? [{ type: 'replica.loaded', hasData: true, size: 2, invalid: 1 }]) sendBack(e)
+        for (const e of fakes.follow ?? [{ type: 'replica.loaded', hasData: true, size: 2, invalid: 1, entries: 3 }]) sendBack(e)
       }),
-      closeReplica: fromPromise<void, { store: ReplicaStore | undefined }>(async ({ input }) => { seen.closes.push(input.store) })
+      closeReplica: fromPromise<void, { store: ReplicaStore | undefined }>(async ({ input }) => { seen.closes.push(input.store) }),
+      stopReplicaSync: fromPromise<void, { store: ReplicaStore }>(async () => { seen.syncStops++ })
     },
     actions: {
       report: ({ context }) => {
@@ -66,24 +67,41 @@ describe('replicaMachine', () => {
     const ready = await waitFor(actor, (s) => s.matches({ open: 'ready' }))
     expect(ready.context).toMatchObject({ store, size: 2, invalid: 1, attempts: 0 })
     expect(seen.reports).toEqual([{ type: 'replica.updated', userDb: profile.userDb, peerId: 'peer-bob', username: 'bob', pieces: 2, invalid: 1 }])
-    seen.send!({ type: 'replica.changed', size: 3, invalid: 1 })
+    seen.send!({ type: 'replica.changed', size: 3, invalid: 1, entries: 3 })
     expect(seen.reports.map((r) => r.pieces)).toEqual([2, 3])
     actor.stop()
   })
 
+  it('stops syncing past its entry quota, says why, and keeps answering from what it holds', async () => {
+    const { actor, seen } = harness()
+    actor.start()
+    await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    seen.send!({ type: 'replica.synced', size: 900, invalid: 0, entries: 1_001 })
+    const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
+    expect(over.context.reason).toBe('over-quota')
+    expect(over.context.error?.message).toMatch(/1001 log entries, more than the 1000 kept per companion.*replicas\.maxEntries/)
+    await waitFor(actor, () => seen.syncStops === 1)
+    expect(over.context.store).toBe(store)
+    // it reported what it holds; it does not leave the state by itself
+    expect(seen.reports.at(-1)?.pieces).toBe(900)
+    seen.send!({ type: 'replica.changed', size: 900, invalid: 0, entries: 1_001 })
+    expect(actor.getSnapshot().matches({ open: 'overQuota' })).toBe(true)
+    actor.stop()
+  })
+
   it('waits for the first sync when nothing is stored locally', async () => {
-    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0 }] })
+    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0, entries: 3 }] })
     actor.start()
     await waitFor(actor, (s) => s.matches({ open: 'waiting' }))
     expect(seen.reports).toEqual([])
-    seen.send!({ type: 'replica.synced', size: 5, invalid: 0 })
+    seen.send!({ type: 'replica.synced', size: 5, invalid: 0, entries: 3 })
     expect(actor.getSnapshot().matches({ open: 'ready' })).toBe(true)
     expect(seen.reports.map((r) => r.pieces)).toEqual([5])
     actor.stop()
   })
 
   it('opens a failed replica again after the backoff while online, and forgets the failures once ready', async () => {
-    const { actor, seen } = harness({ opens: [failWith('open-timeout'), failWith('no-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1 } })
+    const { actor, seen } = harness({ opens: [failWith('open-timeout'), failWith('no-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000 } })
     actor.start()
     const failed = await waitFor(actor, (s) => s.matches('failed'))
     expect(failed.context).toMatchObject({ reason: 'open-timeout', attempts: 1 })
@@ -98,7 +116,7 @@ describe('replicaMachine', () => {
 
   it('waits with kit\'s backoff: retryInitialMs, doubling, at most retryMaxMs', () => {
     const delay = replicaMachine.implementations.delays.retryDelay as (args: { context: { attempts: number, options: ReplicaInput['options'] } }) => number
-    const options = { openTimeoutMs: 1, retryInitialMs: 100, retryMaxMs: 500 }
+    const options = { openTimeoutMs: 1, retryInitialMs: 100, retryMaxMs: 500, maxEntries: 1_000 }
     expect([1, 2, 3, 4, 5].map((attempts) => delay({ context: { attempts, options } }))).toEqual([100, 200, 400, 500, 500])
   })
 
@@ -116,7 +134,7 @@ describe('replicaMachine', () => {
   })
 
   it('does not open again after a permanent failure (an invalid manifest), whatever happens', async () => {
-    const { actor, seen } = harness({ opens: [failWith('invalid-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1 } })
+    const { actor, seen } = harness({ opens: [failWith('invalid-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000 } })
     actor.start()
     await waitFor(actor, (s) => s.matches('failed'))
     actor.send({ type: 'online' })
