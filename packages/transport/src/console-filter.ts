@@ -60,6 +60,12 @@ export interface TransportDiagnostics {
   libp2p: number
   /** Remote entries OrbitDB refused: `not-allowed` + `wrong-log` + `bad-signature` + `invalid-entry` */
   refusedEntries: number
+  /**
+   * Of the `not-allowed` ones, refused on the identity alone before anything else
+   * (see ./writer-check.ts): an identity block nobody had in time, one that is not
+   * the db's writer, a malformed one
+   */
+  refusedIdentities: Record<'unknown-identity' | 'not-a-writer' | 'bad-identity', number>
 }
 
 export type Notice = { source: 'orbitdb', kind: OrbitDBNoticeKind, detail: string } | { source: 'libp2p', detail: string }
@@ -81,7 +87,7 @@ const FORWARDER = /^(?:async )?(?:\S+\.)?(?:error|warn)(?: \[as \w+\])?$|\bnode:
 const STATE = Symbol.for('@npp/transport/console-filter')
 
 interface FilterState {
-  counts: TransportDiagnostics
+  counts: Omit<TransportDiagnostics, 'refusedIdentities'>
   listeners: Set<(notice: Notice) => void>
 }
 
@@ -92,7 +98,7 @@ function state (): FilterState | undefined {
   return (globalThis as { [STATE]?: FilterState })[STATE]
 }
 
-function freshCounts (): TransportDiagnostics {
+function freshCounts (): Omit<TransportDiagnostics, 'refusedIdentities'> {
   const orbitdb = { 'not-allowed': 0, 'wrong-log': 0, 'bad-signature': 0, 'invalid-entry': 0, keystore: 0, 'sync-error': 0, other: 0 }
   return { orbitdb, libp2p: 0, refusedEntries: 0 }
 }
@@ -211,7 +217,7 @@ export function installConsoleFilter (): FilterState {
 }
 
 /** A copy of the counts so far (all zero before the filter is installed) */
-export function consoleCounts (): TransportDiagnostics {
+export function consoleCounts (): Omit<TransportDiagnostics, 'refusedIdentities'> {
   const counts = state()?.counts ?? freshCounts()
   return { orbitdb: { ...counts.orbitdb }, libp2p: counts.libp2p, refusedEntries: counts.refusedEntries }
 }

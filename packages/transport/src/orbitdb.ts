@@ -6,6 +6,7 @@
 import * as core from '@orbitdb/core'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { WriterCheck } from './writer-check.js'
 import { z } from 'zod'
 import { concat } from 'uint8arrays/concat'
 import type { EventEmitter } from 'node:events'
@@ -210,7 +211,17 @@ export const Documents = <D extends Record<string, unknown> = Record<string, unk
   Object.assign(coreDocuments(options), { type: 'documents' as const })
 export const Events = <V = unknown>(): DatabaseFactory<EventsDatabase<V>> => Object.assign(coreEvents(), { type: 'events' as const })
 type CoreAccessController = AccessController & { [key: string]: unknown }
-type CoreAccessControllerArgs = { identities: { getIdentity(hash: string): Promise<{ publicKey: string } | undefined> }, [key: string]: unknown }
+type CoreAccessControllerArgs = {
+  identities: { getIdentity(hash: string): Promise<{ publicKey: string } | undefined> }
+  orbitdb?: {
+    identity?: { hash: string, id: string }
+    ipfs?: { blockstore: { has(cid: CID): Promise<boolean>, get(cid: CID, options: { signal: AbortSignal }): Promise<unknown> } }
+  }
+  [key: string]: unknown
+}
+
+/** Entries our access controllers refused before any further check, by reason (process-wide; see `transport.diagnostics()`) */
+export const refusedIdentities: Record<'unknown-identity' | 'not-a-writer' | 'bad-identity', number> = { 'unknown-identity': 0, 'not-a-writer': 0, 'bad-identity': 0 }
 const coreIPFSAccessController = core.IPFSAccessController as (options?: { write?: string[] }) => (args: CoreAccessControllerArgs) => Promise<CoreAccessController>
 
 /**
@@ -227,11 +238,24 @@ export const IPFSAccessController = Object.assign(
     const create = coreIPFSAccessController(options)
     return (async (args: CoreAccessControllerArgs) => {
       const controller = await create(args)
+      const helia = args.orbitdb?.ipfs
+      const writers = new WriterCheck({
+        write: Array.isArray(controller.write) ? controller.write as string[] : [],
+        ...(args.orbitdb?.identity == null ? {} : { own: { hash: args.orbitdb.identity.hash, id: args.orbitdb.identity.id } }),
+        has: async (cid) => await helia?.blockstore.has(cid) ?? false,
+        fetch: async (cid, signal) => await helia?.blockstore.get(cid, { signal }),
+        getIdentity: async (hash) => await args.identities.getIdentity(hash) as { id: string, publicKey: string } | undefined
+      })
       return {
         ...controller,
         async canAppend (entry: Entry & { key?: unknown }): Promise<boolean> {
-          const writer = await args.identities.getIdentity(entry.identity)
-          if (writer == null || typeof entry.key !== 'string' || writer.publicKey !== entry.key) return false
+          // decided from memory where possible, never waiting long on a block nobody has
+          const writer = await writers.check(entry.identity)
+          if (!writer.ok) {
+            refusedIdentities[writer.reason]++
+            return false
+          }
+          if (typeof entry.key !== 'string' || writer.publicKey !== entry.key) return false
           return await controller.canAppend(entry)
         }
       }

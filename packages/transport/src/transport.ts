@@ -10,6 +10,7 @@ import { DEFAULT_CONNECTION_MONITOR, DEFAULT_LISTEN } from './node.js'
 import { transportMachine } from './transport.machine.js'
 import type { TransportDiagnostics } from './console-filter.js'
 import type { ConnectionMonitorOptions, DialPolicy, Node, NppLibp2p } from './node.js'
+import { refusedIdentities } from './orbitdb.js'
 import type { OrbitDB } from './orbitdb.js'
 import type { Helia } from '@helia/utils'
 import type { PeerId, Startable } from '@libp2p/interface'
@@ -266,7 +267,7 @@ export function createTransport (init: TransportInit): Transport {
     },
 
     diagnostics () {
-      return consoleCounts()
+      return { ...consoleCounts(), refusedIdentities: { ...refusedIdentities } }
     }
   }
   return transport
