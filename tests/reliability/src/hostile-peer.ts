@@ -21,6 +21,7 @@ import { MemoryBlockstore } from 'blockstore-core'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p } from 'libp2p'
 import * as Block from 'multiformats/block'
+import { base58btc } from 'multiformats/bases/base58'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { OrbitDB } from './orbitdb-types.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -48,7 +49,12 @@ export interface ForgeTarget {
  * - `wrong-log`: signed by us for another log id
  * - `bad-signature`: claims the owner's identity and key, signed with our key
  */
-export type ForgeKind = 'claimed-identity' | 'own-identity' | 'wrong-log' | 'bad-signature'
+/**
+ * `claimed-identity`: the owner's identity, our key; `own-identity`: our identity; `wrong-log`:
+ * another log's id; `bad-signature`: the owner's key, our signature; `unknown-identity`: signed
+ * by us, naming a fresh identity hash whose block exists nowhere (each call a new one)
+ */
+export type ForgeKind = 'claimed-identity' | 'own-identity' | 'wrong-log' | 'bad-signature' | 'unknown-identity'
 
 export interface HostilePeer {
   readonly peerId: string
@@ -176,7 +182,7 @@ export async function createHostilePeer (options: HostilePeerOptions = {}): Prom
       const entry = {
         ...value,
         key: kind === 'bad-signature' ? target.publicKey : me.publicKey,
-        identity: claimed ? target.identityHash : me.hash,
+        identity: claimed ? target.identityHash : kind === 'unknown-identity' ? await nowhere(seq) : me.hash,
         sig
       }
       return await Entry.encode(entry)
@@ -188,6 +194,12 @@ export async function createHostilePeer (options: HostilePeerOptions = {}): Prom
       await rm(directory, { recursive: true, force: true })
     }
   }
+}
+
+/** The CID of an identity-like block that is stored nowhere (so fetching it can only time out) */
+async function nowhere (seq: number): Promise<string> {
+  const { cid } = await Block.encode({ value: { id: `nobody-${seq}-${Math.random()}`, publicKey: 'none', signatures: {}, type: 'publickey' }, codec: dagCbor, hasher: sha256 })
+  return cid.toString(base58btc)
 }
 
 /**

@@ -337,6 +337,32 @@ describe('a hostile peer against a peer in its own process', () => {
     restoreAccess()
     const writesAt = now()
 
+    // --- 4. entries naming identities nobody has, on the catalog of a companion we replicate ----
+    // (OrbitDB checks a db's entries one at a time; a check that waited for such an identity's block
+    // would hold every later entry, carol's next piece too)
+    const replicated = async (pieces: number): Promise<number> => {
+      const mark = target.mark()
+      const started = now()
+      await carol.request({ cmd: 'add', seed: `carol's piece ${pieces}` })
+      await target.next('catalog:replicated', (e) => e.peerId === carol.peerId && e.pieces === pieces, { since: mark, timeoutMs: 60_000 })
+      return now() - started
+    }
+    const quietMs = await replicated(1)
+    await forger.waitSubscribed(carol.ready.pieces, target.peerId)
+    const carolLog = { logId: carol.ready.pieces, identityHash: carol.ready.identity.hash, publicKey: carol.ready.identity.publicKey }
+    const UNKNOWN = 100
+    const refusedBefore = ledger.refused.get('not-allowed') ?? 0
+    for (let i = 0; i < UNKNOWN; i++) {
+      const { bytes } = await forger.forge('unknown-identity', carolLog, { op: 'PUT', key: `forged-unknown-${i}`, value: { hash: `forged-unknown-${i}`, instrument: 'kazoo' } }, 10_000 + i)
+      expect(await publish(forger, carol.ready.pieces, bytes), `unknown-identity entry #${i} reached nobody`).toBeGreaterThan(0)
+    }
+    // carol writes right behind the flood
+    const floodedWriteMs = await replicated(2)
+    if ((ledger.refused.get('not-allowed') ?? 0) < refusedBefore + UNKNOWN) {
+      await target.waitFor(() => (ledger.refused.get('not-allowed') ?? 0) >= refusedBefore + UNKNOWN, { timeoutMs: 60_000, what: 'a refusal of every entry by an unknown identity' })
+    }
+    const unknownAt = now()
+
     // --- the verdict -------------------------------------------------------------------------
     expect(target.alive, 'the target crashed').toBe(true)
     const after = await target.request<Record<string, DbState>>({ cmd: 'dbState' })
@@ -407,6 +433,10 @@ describe('a hostile peer against a peer in its own process', () => {
         flood_publish: round(floodMs),
         flood_settled: round(floodedAt - generatedAt),
         db_writes: round(writesAt - floodedAt),
+        unknown_identities: round(unknownAt - writesAt),
+        // carol's piece until the target has it: alone, and right behind 100 entries by identities nobody has
+        legit_piece_quiet: round(quietMs),
+        legit_piece_after_unknown_identities: round(floodedWriteMs),
         legit_discovered_after_connect: round(found.at - (dave.ready.at))
       },
       memory_mb: {
