@@ -40,6 +40,8 @@ export interface Companions extends Startable {
   get(userDb: string): Promise<CompanionStatus | undefined>
   /** Is this `user` db address or peer id a companion (false while not running); discovery admits them without asking again */
   has(userDbOrPeerId: string): boolean
+  /** How many companions there are (0 while not running) */
+  count(): number
   /**
    * Forget a companion: deleted from the db (resolves once that is written, so
    * it stays deleted after a restart), no more redialling; emits
@@ -98,6 +100,11 @@ export function createCompanions (init: CompanionsInit): Companions {
     async list () { return list() },
 
     async get (userDb) { return list().find((c) => c.userDb === userDb) },
+
+    count () {
+      const snapshot = actor.getSnapshot()
+      return snapshot.matches({ active: 'running' }) ? Object.keys(snapshot.context.records).length : 0
+    },
 
     has (userDbOrPeerId) {
       const snapshot = actor.getSnapshot()

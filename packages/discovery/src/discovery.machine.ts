@@ -36,6 +36,8 @@ export interface DiscoveryInput {
 export interface KnownCompanions {
   /** Is this `user` db address or peer id one of our companions */
   has(userDbOrPeerId: string): boolean
+  /** How many companions there are */
+  count(): number
 }
 
 /** Id of the root's actor that writes the db of removed companions */
@@ -281,7 +283,13 @@ export const discoveryMachine = setup({
         enqueue.emit(rejected(event.from, event.userDb, 'removed', removedDetail(event.userDb)))
       } else if (event.type === 'validation.accepted') {
         const verdict = consentTo({ policy: context.options.accept, consented: context.consented, isCompanion: (id) => context.companions.has(id) }, event.from, event.userDb)
-        if (verdict === 'admit') {
+        const full = verdict === 'admit' && !context.companions.has(event.from) && context.companions.count() >= context.options.maxCompanions
+        if (full) {
+          delete known[event.userDb]
+          enqueue.sendTo(CLOSER_ID, { type: 'close', db: event.db } satisfies CloseCommand)
+          enqueue.emit(rejected(event.from, event.userDb, 'too-many-companions',
+            `this peer keeps at most ${context.options.maxCompanions} companions; remove one (or raise maxCompanions) to admit another`))
+        } else if (verdict === 'admit') {
           known[event.userDb] = { nodeId: event.from, db: event.db }
           enqueue.emit({ type: 'companion:discovered', profile: event.profile, multiaddrs: event.multiaddrs })
         } else {

@@ -17,6 +17,7 @@ export interface RetryOptions extends BackoffOptions {
 export interface DiscoveryOptions {
   accept: AcceptPolicy
   maxPending: number
+  maxCompanions: number
   maxConcurrent: number
   maxQueued: number
   maxPerSender: number
@@ -43,6 +44,8 @@ export interface OptionsInit {
   accept?: AcceptPolicy
   /** Peers kept waiting for a decision (default 64; the oldest are dropped) */
   maxPending?: number
+  /** Companions kept at most (default 256); more are refused as `too-many-companions` */
+  maxCompanions?: number
   /** Announcements validated at once (default 4) */
   maxConcurrent?: number
   /** Announcements waiting beyond that (default 64); more are retried later (`queue-full`) */
@@ -93,6 +96,7 @@ export function resolveOptions (init: OptionsInit): DiscoveryOptions {
   return {
     accept,
     maxPending: integer('maxPending', init.maxPending, 64),
+    maxCompanions: integer('maxCompanions', init.maxCompanions, 256),
     maxConcurrent: integer('maxConcurrent', init.maxConcurrent, 4),
     maxQueued: integer('maxQueued', init.maxQueued, 64, 0),
     maxPerSender: integer('maxPerSender', init.maxPerSender, 2),

@@ -71,6 +71,8 @@ export type RejectionReason =
   | 'removed'
   /** the policy is `accept: 'none'`: no new companions */
   | 'not-accepting'
+  /** we keep `maxCompanions` already */
+  | 'too-many-companions'
 
 /**
  * A companion the user removed, kept (in our own `removed-companions` db) so

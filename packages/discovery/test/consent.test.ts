@@ -71,6 +71,17 @@ describe('consent (accept: consent, the default)', () => {
     expect(seen(a, 'db:announced')).toEqual([])
   })
 
+  it('keeps at most maxCompanions: one more is refused with what to do, nothing of it kept open', async () => {
+    const a = await startPeer(cleanups, 'full', { accept: 'all', maxCompanions: 1, companions: { has: () => false, count: () => 1 } })
+    const b = await consenting('one-too-many')
+    const refused = a.bus.waitFor('discovery:rejected', (e) => e.from === b.transport.peerId, { timeoutMs: 20_000 })
+    await b.discovery!.connect(a.transport.multiaddrs[0]!)
+    const rejection = await refused
+    expect(rejection.reason).toBe('too-many-companions')
+    expect(rejection.detail).toMatch(/at most 1 companions; remove one/)
+    expect(seen(a, 'companion:discovered')).toEqual([])
+  })
+
   it('the pending list is bounded: the oldest are dropped', async () => {
     const a = await consenting('crowded', { maxPending: 1 })
     const b = await consenting('first')

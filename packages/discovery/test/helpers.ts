@@ -23,7 +23,7 @@ export interface TestPeer {
 }
 
 /** No companions (discovery's tests run without the companions package) */
-export const noCompanions = { has: (): boolean => false }
+export const noCompanions = { has: (): boolean => false, count: (): number => 0 }
 
 /**
  * Start a transport, a catalog (with `profile`) and discovery (unless `discovery: false`) on a
