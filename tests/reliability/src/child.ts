@@ -230,6 +230,7 @@ async function run (command: Command): Promise<unknown> {
     case 'replica': return await replicaOf(command.peerId, command.timeoutMs ?? 2_000)
     case 'waitReplica': return await waitReplica(command.peerId, command.hashes, command.timeoutMs)
     case 'companions': return { companions: await companions.list() }
+    case 'diagnostics': return transport.diagnostics()
     case 'dbState': return { pieces: await stateOf(own.pieces), user: await stateOf(own.user), companions: await stateOf(own.companions) }
     case 'stats': {
       const gc = (globalThis as { gc?: () => void }).gc

@@ -58,6 +58,8 @@ export type Command =
   | { cmd: 'companions' }
   /** Heads and values of our pieces, user and companions dbs */
   | { cmd: 'dbState' }
+  /** `transport.diagnostics()` of the child */
+  | { cmd: 'diagnostics' }
   /** process.memoryUsage(), after a full GC when `gc` (the child runs with --expose-gc) */
   | { cmd: 'stats', gc?: boolean }
   | { cmd: 'query', instrument?: string, timeoutMs?: number }

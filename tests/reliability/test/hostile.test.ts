@@ -318,7 +318,15 @@ describe('a hostile peer against a peer in its own process', () => {
         throw new Error(`${(err as Error).message}: refused ${JSON.stringify(Object.fromEntries(ledger.refused))} of ${JSON.stringify(expectedRefusals)}`)
       })
     }
-    expect(Object.fromEntries(ledger.refused)).toEqual(expectedRefusals)
+    // every forged entry refused for its reason; more `not-allowed` only as far as entries of the hostile
+    // peers' own dbs (opened for validation) were refused because their identity block did not arrive in
+    // time (a busy hostile peer in this process serves blocks slowly), which the target counts
+    const { refusedIdentities } = await target.request<{ refusedIdentities: Record<string, number> }>({ cmd: 'diagnostics' })
+    const { 'not-allowed': notAllowedSeen = 0, ...otherRefusals } = Object.fromEntries(ledger.refused)
+    const { 'not-allowed': notAllowedForged = 0, ...otherExpected } = expectedRefusals
+    expect(otherRefusals).toEqual(otherExpected)
+    expect(notAllowedSeen).toBeGreaterThanOrEqual(notAllowedForged)
+    expect(notAllowedSeen - notAllowedForged).toBeLessThanOrEqual(refusedIdentities['unknown-identity'] ?? 0)
 
     // the hostile peer's own OrbitDB, told that everyone may write, writes into each of our dbs
     allowEveryWriter()
