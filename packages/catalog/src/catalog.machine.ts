@@ -27,6 +27,8 @@ export interface CompanionState {
   peerId: string
   /** False after `companion:offline`, true after `companion:discovered`/`companion:online` */
   online: boolean
+  /** When it was last discovered or came online (ms since the epoch): who keeps an open replica first */
+  seenAt: number
   replica: ReplicaRef | undefined
 }
 
@@ -133,7 +135,8 @@ export const catalogMachine = setup({
       }
       // a failed replica opens again at once when its companion comes online
       if (isActive(replica)) enqueue.sendTo(replica, { type: online ? 'online' : 'offline' })
-      enqueue.assign({ companions: { ...context.companions, [profile.userDb]: { profile, peerId, online, replica } } })
+      const seenAt = online ? Date.now() : existing?.seenAt ?? 0
+      enqueue.assign({ companions: { ...context.companions, [profile.userDb]: { profile, peerId, online, seenAt, replica } } })
     }),
     forgetCompanion: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'companion:removed') return
@@ -144,15 +147,42 @@ export const catalogMachine = setup({
       delete companions[event.userDb]
       enqueue.assign({ companions })
     }),
-    /** Open a replica for every known companion that has none running (not for our own pieces db) */
+    /**
+     * At most `replicas.maxOpen` replicas are open: to make room for online companions without one,
+     * the replicas of the offline companions seen longest ago are closed (they open again when their
+     * companion comes back online)
+     */
+    evictReplicas: enqueueActions(({ context, enqueue }) => {
+      const own = context.stores?.pieces.address
+      const all = Object.entries(context.companions).filter(([, c]) => c.profile.pieces !== own)
+      const open = all.filter(([, c]) => isActive(c.replica))
+      const waiting = all.filter(([, c]) => c.online && !isActive(c.replica)).length
+      let excess = open.length + waiting - context.replicas.maxOpen
+      if (excess <= 0) return
+      const companions = { ...context.companions }
+      for (const [userDb, c] of open.filter(([, c]) => !c.online).sort(([, a], [, b]) => a.seenAt - b.seenAt)) {
+        if (excess-- <= 0) break
+        enqueue.sendTo(c.replica!, { type: 'close' })
+        companions[userDb] = { ...c, replica: undefined }
+      }
+      enqueue.assign({ companions })
+    }),
+    /**
+     * Open a replica for every known companion that has none running (not for our own pieces db),
+     * online ones and the most recently seen first, at most `replicas.maxOpen` in all
+     */
     ensureReplicas: assign(({ context, spawn, self }) => {
       const own = context.stores?.pieces.address
       let replicaSeq = context.replicaSeq
       const companions = { ...context.companions }
       const children = self.getSnapshot().children as Record<string, unknown>
-      for (const [userDb, c] of Object.entries(companions)) {
+      let open = Object.values(companions).filter((c) => isActive(c.replica)).length
+      const byPriority = Object.entries(companions).sort(([, a], [, b]) => Number(b.online) - Number(a.online) || b.seenAt - a.seenAt)
+      for (const [userDb, c] of byPriority) {
         // a replica that ended (closed, or its actor failed) is replaced
         if (isActive(c.replica) || c.profile.pieces === own) continue
+        if (open >= context.replicas.maxOpen) break
+        open++
         let id = `replica-${c.peerId}`
         if (children[id] != null) id = `${id}-${++replicaSeq}`
         const input: ReplicaInput = { profile: c.profile, transport: context.transport, log: context.log, online: c.online, options: context.replicas }
@@ -293,9 +323,10 @@ export const catalogMachine = setup({
       ],
       on: {
         stop: 'stopping',
-        'companion:discovered': { actions: ['recordCompanion', 'ensureReplicas'] },
-        'companion:online': { actions: ['recordCompanion', 'ensureReplicas'] },
-        'companion:offline': { actions: 'recordCompanion' },
+        'companion:discovered': { actions: ['recordCompanion', 'evictReplicas', 'ensureReplicas'] },
+        'companion:online': { actions: ['recordCompanion', 'evictReplicas', 'ensureReplicas'] },
+        // an online companion waiting for a place may take the one this companion leaves
+        'companion:offline': { actions: ['recordCompanion', 'evictReplicas', 'ensureReplicas'] },
         'companion:removed': { actions: 'forgetCompanion' },
         query: { actions: 'spawnQuery' },
         write: { actions: 'spawnWrite' },

@@ -66,6 +66,8 @@ export interface CatalogInit {
     retryMaxMs?: number
     /** Most log entries kept per companion (100 000); past it the replica stops syncing (`overQuota`) */
     maxEntries?: number
+    /** Most replicas open at once (64): online companions and the most recently seen first */
+    maxOpen?: number
   }
   /** XState inspection observer for the catalog's actors (queries, sources, replicas) */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
@@ -113,12 +115,12 @@ export interface Catalog extends Startable {
 }
 
 /** Defaults of {@link CatalogInit.replicas} */
-const DEFAULT_REPLICA_OPTIONS: Readonly<ReplicaOptions> = { openTimeoutMs: 30_000, retryInitialMs: 1_000, retryMaxMs: 60_000, maxEntries: 100_000 }
+const DEFAULT_REPLICA_OPTIONS: Readonly<ReplicaOptions> = { openTimeoutMs: 30_000, retryInitialMs: 1_000, retryMaxMs: 60_000, maxEntries: 100_000, maxOpen: 64 }
 
 const Millis = z.number().int().positive().max(2 ** 31 - 1)
 const OptionsSchema = z.object({
   defaultQueryTimeoutMs: Millis.max(LIMITS.queryTimeoutMs).optional(),
-  replicas: z.object({ openTimeoutMs: Millis.optional(), retryInitialMs: Millis.optional(), retryMaxMs: Millis.optional(), maxEntries: z.number().int().min(1).max(10_000_000).optional() }).optional(),
+  replicas: z.object({ openTimeoutMs: Millis.optional(), retryInitialMs: Millis.optional(), retryMaxMs: Millis.optional(), maxEntries: z.number().int().min(1).max(10_000_000).optional(), maxOpen: z.number().int().min(1).max(10_000).optional() }).optional(),
   profile: z.record(ProfileFieldSchema, ProfileValueSchema)
     .refine((profile) => !PROTECTED_PROFILE_FIELDS.some((field) => Object.hasOwn(profile, field)), `${PROTECTED_PROFILE_FIELDS.join(' and ')} are written by the catalog; leave them out`)
     .optional()

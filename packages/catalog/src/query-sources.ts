@@ -44,7 +44,7 @@ export function querySources (input: QuerySourcesInput): SourceHandle[] {
       }
       // Another device of ours, sharing our identity and so our pieces db
       if (c.profile.pieces === stores.pieces.address) return stores.pieceIndex.find(filter)
-      if (c.replica == null) throw new SourceUnavailableError('no-replica', `${c.profile.username}'s catalog is not open`)
+      if (c.replica == null) throw new SourceUnavailableError('no-replica', `${c.profile.username}'s catalog is not open (more companions are online than catalog option replicas.maxOpen; it opens when another goes offline)`)
       const snapshot = await waitFor(c.replica, (s) => s.matches({ open: 'ready' }) || s.matches({ open: 'overQuota' }) || s.matches('failed') || s.status !== 'active', { signal })
       const store = snapshot.context.store
       // over its quota a replica answers from what it holds

@@ -104,6 +104,8 @@ export interface ReplicaOptions {
    * (state `overQuota`, reason `over-quota`) and answers from what it has
    */
   maxEntries: number
+  /** Most replicas open at once: online companions and the most recently seen first; the others open when they come online */
+  maxOpen: number
 }
 
 /** A companion's replicated catalog, as the catalog sees it */

@@ -29,7 +29,7 @@ const input: CatalogMachineInput = {
   transport,
   defaultQueryTimeoutMs: 1000,
   log,
-  replicas: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 100_000 }
+  replicas: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 100_000, maxOpen: 64 }
 }
 const profileOf = (name: string, pieces = `/orbitdb/${name}-pieces`): CompanionProfile => ({ userDb: `/orbitdb/${name}-user`, username: name, pieces, nodeId: `peer-${name}` })
 
@@ -49,7 +49,7 @@ interface Fakes {
 }
 
 /** A catalog machine with fake actors; records what its actors were asked, and what it emitted */
-function harness (fakes: Fakes = {}) {
+function harness (fakes: Fakes = {}, init: Partial<CatalogMachineInput> = {}) {
   const seen = { opened: 0, closed: [] as Array<{ stores: OwnStores | undefined }>, writes: [] as WriteInput[], emitted: [] as CatalogEmitted[] }
   const machine = catalogMachine.provide({
     actors: {
@@ -65,7 +65,7 @@ function harness (fakes: Fakes = {}) {
       replica: replicaMachine.provide({ actors: { openReplica: fromPromise<ReplicaStore, OpenReplicaInput>(async () => await new Promise<never>(() => {})) } })
     }
   })
-  const actor = createActor(machine, { input })
+  const actor = createActor(machine, { input: { ...input, ...init } })
   actor.on('*', (e) => { seen.emitted.push(e) })
   return { actor, seen }
 }
@@ -141,6 +141,29 @@ describe('catalogMachine', () => {
     h.actor.stop()
   })
 
+  it('keeps at most replicas.maxOpen open: online companions first; an offline one makes room, and none is opened beyond the cap', async () => {
+    const h = harness({}, { replicas: { ...input.replicas, maxOpen: 2 } })
+    await running(h)
+    const open = (): string[] => children(h).filter((id) => id.startsWith('replica-')).sort()
+    h.actor.send({ type: 'companion:discovered', profile: profileOf('bob'), multiaddrs: [] })
+    h.actor.send({ type: 'companion:discovered', profile: profileOf('carol'), multiaddrs: [] })
+    expect(open()).toEqual(['replica-peer-bob', 'replica-peer-carol'])
+    const carols = replicaOf(h, 'carol')!
+    h.actor.send({ type: 'companion:offline', userDb: profileOf('carol').userDb, peerId: 'peer-carol', profile: profileOf('carol') })
+    // dave comes: carol (offline) gives her place up
+    h.actor.send({ type: 'companion:discovered', profile: profileOf('dave'), multiaddrs: [] })
+    expect(carols.getSnapshot().status).toBe('done')
+    expect(open()).toEqual(['replica-peer-bob', 'replica-peer-dave'])
+    // eve comes while both are online: she waits without a replica
+    h.actor.send({ type: 'companion:discovered', profile: profileOf('eve'), multiaddrs: [] })
+    expect(open()).toEqual(['replica-peer-bob', 'replica-peer-dave'])
+    expect(h.actor.getSnapshot().context.companions[profileOf('eve').userDb]?.replica).toBeUndefined()
+    // bob goes offline: eve takes his place
+    h.actor.send({ type: 'companion:offline', userDb: profileOf('bob').userDb, peerId: 'peer-bob', profile: profileOf('bob') })
+    expect(open()).toEqual(['replica-peer-dave', 'replica-peer-eve'])
+    h.actor.stop()
+  })
+
   it('opens no replica for a companion that shares our pieces db (another device of ours)', async () => {
     const h = harness()
     await running(h)
@@ -206,6 +229,6 @@ describe('catalogMachine', () => {
     const { guards, actions, actors } = catalogMachine.implementations
     expect(Object.keys(guards).sort()).toEqual(['isClosedReplica', 'isQuery', 'isWrite', 'noPendingWrites', 'stopRequested'])
     expect(Object.keys(actors).sort()).toEqual(['bus', 'closeStores', 'followOwn', 'openStores', 'query', 'replica', 'write'])
-    expect(Object.keys(actions)).toEqual(expect.arrayContaining(['recordCompanion', 'ensureReplicas', 'spawnQuery', 'endQuery', 'spawnWrite', 'endWrite', 'emitChanges', 'emitReplicated']))
+    expect(Object.keys(actions)).toEqual(expect.arrayContaining(['recordCompanion', 'evictReplicas', 'ensureReplicas', 'spawnQuery', 'endQuery', 'spawnWrite', 'endWrite', 'emitChanges', 'emitReplicated']))
   })
 })

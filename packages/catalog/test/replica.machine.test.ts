@@ -22,7 +22,7 @@ const input = (options: Partial<ReplicaInput> = {}): ReplicaInput => ({
   transport: {} as Transport,
   log,
   online: true,
-  options: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 1_000 },
+  options: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 1_000, maxOpen: 64 },
   ...options
 })
 
@@ -101,7 +101,7 @@ describe('replicaMachine', () => {
   })
 
   it('opens a failed replica again after the backoff while online, and forgets the failures once ready', async () => {
-    const { actor, seen } = harness({ opens: [failWith('open-timeout'), failWith('no-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000 } })
+    const { actor, seen } = harness({ opens: [failWith('open-timeout'), failWith('no-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000, maxOpen: 64 } })
     actor.start()
     const failed = await waitFor(actor, (s) => s.matches('failed'))
     expect(failed.context).toMatchObject({ reason: 'open-timeout', attempts: 1 })
@@ -116,7 +116,7 @@ describe('replicaMachine', () => {
 
   it('waits with kit\'s backoff: retryInitialMs, doubling, at most retryMaxMs', () => {
     const delay = replicaMachine.implementations.delays.retryDelay as (args: { context: { attempts: number, options: ReplicaInput['options'] } }) => number
-    const options = { openTimeoutMs: 1, retryInitialMs: 100, retryMaxMs: 500, maxEntries: 1_000 }
+    const options = { openTimeoutMs: 1, retryInitialMs: 100, retryMaxMs: 500, maxEntries: 1_000, maxOpen: 64 }
     expect([1, 2, 3, 4, 5].map((attempts) => delay({ context: { attempts, options } }))).toEqual([100, 200, 400, 500, 500])
   })
 
@@ -134,7 +134,7 @@ describe('replicaMachine', () => {
   })
 
   it('does not open again after a permanent failure (an invalid manifest), whatever happens', async () => {
-    const { actor, seen } = harness({ opens: [failWith('invalid-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000 } })
+    const { actor, seen } = harness({ opens: [failWith('invalid-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000, maxOpen: 64 } })
     actor.start()
     await waitFor(actor, (s) => s.matches('failed'))
     actor.send({ type: 'online' })
