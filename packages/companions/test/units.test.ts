@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { createActor, createMachine, fromPromise, setup } from 'xstate'
+import { createActor, createMachine, fromPromise, setup, toPromise } from 'xstate'
+import { dial } from '../src/companion.actors.js'
 import { companionMachine, companionStatus } from '../src/companion.machine.js'
 import { store } from '../src/companions.actors.js'
 import { companionsMachine } from '../src/companions.machine.js'
 import type { CheckInput, DialInput, DialOutput } from '../src/companion.actors.js'
 import type { StoreCommand, StoreReport } from '../src/companions.actors.js'
 import type { CompanionRecord } from '../src/schema.js'
-import type { KeyValueDatabase, Logger } from '@npp/transport'
+import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 import type { AnyStateMachine } from 'xstate'
 
 // The parts of the machines that are not about the network: their shape, the writer, the status.
@@ -142,5 +143,27 @@ describe('companionStatus', () => {
   it('follows the companion actor only: online while it is, reconnecting while it dials, offline otherwise', () => {
     expect(['online', 'reconnecting', 'offline', 'saving', 'checking', 'init', undefined].map(companionStatus))
       .toEqual(['online', 'reconnecting', 'offline', 'offline', 'offline', 'offline', 'offline'])
+  })
+})
+
+describe('dial: redialling a companion', () => {
+  it('dials addresses on hosts we saw it at as ours, first; those it only advertised pass the dial policy', async () => {
+    const peer = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    const calls: Array<{ address: string, advertised: boolean | undefined }> = []
+    const transport = {
+      isConnected: () => false,
+      connect: async (address: string, options: { advertised?: boolean }) => {
+        calls.push({ address, advertised: options.advertised })
+        throw new Error('refused')
+      }
+    } as unknown as Transport
+    const multiaddrs = [`/ip4/10.9.8.7/tcp/22/p2p/${peer}`, `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`]
+    const actor = createActor(dial, { input: { transport, peerId: peer, multiaddrs, hosts: ['127.0.0.1'] } })
+    actor.start()
+    await expect(toPromise(actor)).rejects.toThrow('refused')
+    expect(calls).toEqual([
+      { address: multiaddrs[1], advertised: false },
+      { address: multiaddrs[0], advertised: true }
+    ])
   })
 })
