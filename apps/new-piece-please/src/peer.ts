@@ -8,6 +8,7 @@ import { PeerFailedError } from './errors.js'
 import { collectMachines } from './inspect/graph.js'
 import { InspectionRecorder } from './inspect/recorder.js'
 import { appMachine } from './machine.js'
+import { inviteFile } from './repo.js'
 import type { Components } from './machine.js'
 import type { Startable } from '@libp2p/interface'
 import type { Bus } from '@npp/bus'
@@ -111,7 +112,8 @@ export function createPeer (init: PeerInit): Peer {
     ...(init.queryTimeoutMs == null ? {} : { defaultQueryTimeoutMs: init.queryTimeoutMs })
   })
   const companions = createCompanions({ bus, transport })
-  const discovery = createDiscovery({ bus, transport, catalog, companions, ...(init.accept == null ? {} : { accept: init.accept }) })
+  // invites outlive a restart in a 0600 file of the repo
+  const discovery = createDiscovery({ bus, transport, catalog, companions, invites: inviteFile(init.repo), ...(init.accept == null ? {} : { accept: init.accept }) })
   const components: Components = { transport, catalog, companions, discovery }
   // Inspection through each package actor's public `system.inspect()`: every actor of
   // that system (the package machine and all the children it spawns or invokes) from

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import envPaths from 'env-paths'
+import type { InviteStore } from '@npp/discovery'
 import { z } from 'zod'
 import { NoRunningPeerError } from './errors.js'
 
@@ -113,4 +114,35 @@ export async function locatePeer (repo: string): Promise<{ info: ApiInfo, token:
     throw new NoRunningPeerError(repo, `cannot read ${API_TOKEN_FILE}`)
   }
   return { info, token }
+}
+
+/** The file of our invites in a repo (see {@link inviteFile}) */
+export const INVITES_FILE = 'invites.json'
+
+/**
+ * Our invites kept in `<repo>/invites.json` (mode 0600, replaced atomically), so that an
+ * invite given to another musician still works after a restart. Discovery validates what
+ * is read and drops expired invites.
+ */
+export function inviteFile (repo: string): InviteStore {
+  const file = join(repo, INVITES_FILE)
+  return {
+    async load () {
+      let text: string
+      try {
+        text = await readFile(file, 'utf8')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+        throw err
+      }
+      const parsed: unknown = JSON.parse(text)
+      return Array.isArray(parsed) ? parsed : []
+    },
+    async save (invites) {
+      const next = `${file}.${process.pid}`
+      await writeFile(next, JSON.stringify(invites) + '\n', { mode: 0o600 })
+      await chmod(next, 0o600)
+      await rename(next, file)
+    }
+  }
 }

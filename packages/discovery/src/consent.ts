@@ -82,6 +82,35 @@ const InviteBodySchema = z.object({
   e: z.number().int().positive()
 }).strict()
 
+/** An issued invite as it is kept (and read back from an {@link InviteStore}) */
+export const IssuedInviteSchema = z.object({
+  id: InviteIdSchema,
+  secret: base64url.length(43),
+  expiresAt: z.number().int().positive(),
+  usesLeft: z.number().int().min(0).max(1_000)
+}).strict()
+
+/**
+ * Where our invites outlive a restart (the app keeps them in a 0600 file of the repo).
+ * Never an OrbitDB db: anyone who knows an own db's address can read it.
+ */
+export interface InviteStore {
+  /** The invites kept last time (validated by discovery; expired ones are dropped) */
+  load(): Promise<unknown[]>
+  /** Replace what is kept by these */
+  save(invites: IssuedInvite[]): Promise<void>
+}
+
+/** The invites of a store that are well-formed and not expired, by id */
+export function liveInvites (stored: unknown[], now = Date.now()): Record<string, IssuedInvite> {
+  const out: Record<string, IssuedInvite> = {}
+  for (const item of stored) {
+    const parsed = IssuedInviteSchema.safeParse(item)
+    if (parsed.success && parsed.data.expiresAt > now && parsed.data.usesLeft > 0) out[parsed.data.id] = parsed.data
+  }
+  return out
+}
+
 const toBase64url = (bytes: Uint8Array): string => toString(bytes, 'base64url')
 const randomId = (bytes: number): string => toBase64url(crypto.getRandomValues(new Uint8Array(bytes)))
 

@@ -9,6 +9,8 @@ import { KeyValue, OWN_DATABASES, OrbitDBAddressSchema, openOwnDatabase } from '
 import { fromCallback, fromPromise } from 'xstate'
 import { closeQuietly } from './announcement.actors.js'
 import { TombstoneSchema } from './schema.js'
+import { liveInvites } from './consent.js'
+import type { InviteStore, IssuedInvite } from './consent.js'
 import type { Tombstone } from './schema.js'
 import type { KeyValueDatabase, Logger, Transport } from '@npp/transport'
 
@@ -21,6 +23,8 @@ export interface AnnouncedProfile {
 export interface OpenOwnInput {
   transport: Transport
   catalog: AnnouncedProfile
+  /** Where our invites are kept across restarts, if anywhere */
+  invites?: InviteStore
   log: Logger
 }
 
@@ -31,6 +35,8 @@ export interface OpenOwnOutput {
   removedDb: KeyValueDatabase<Tombstone>
   /** Its valid entries: removed companion's `user` db address -> tombstone */
   removed: Record<string, Tombstone>
+  /** Our invites that are still good, by id */
+  invites: Record<string, IssuedInvite>
 }
 
 /**
@@ -48,7 +54,24 @@ export const openOwnDatabases = fromPromise<OpenOwnOutput, OpenOwnInput>(async (
     if (OrbitDBAddressSchema.safeParse(key).success && tombstone.success) removed[key] = tombstone.data
     else log('skipping an invalid entry of %s under %s', OWN_DATABASES.removedCompanions, key)
   }
-  return { userDb, removedDb, removed }
+  const invites = input.invites == null ? {} : liveInvites(await input.invites.load().catch((err: unknown) => {
+    log.error('could not read our invites (they are gone): %s', (err as Error).message)
+    return []
+  }))
+  return { userDb, removedDb, removed, invites }
+})
+
+/** Commands of the `inviteWriter` actor: keep these invites (all of them) */
+export interface InvitesCommand { type: 'save', store: InviteStore, invites: IssuedInvite[] }
+
+/** What the `inviteWriter` actor reports after each save */
+export interface InvitesWritten { type: 'invites.written', error: Error | undefined }
+
+/** The writer of our invites to their store: one save after the other, each reported */
+export const inviteWriter = serialWriter<InvitesCommand, { log: Logger }>({
+  apply: async (command) => { await command.store.save(command.invites) },
+  report: (_command, error): InvitesWritten => ({ type: 'invites.written', error }),
+  onError: (_command, error, { log }) => { log.error('saving our invites failed: %s', error.message) }
 })
 
 /** Commands of the `removedStore` actor: remember or forget a removed companion */

@@ -5,15 +5,15 @@ import { admit, drain, removedDetail, retryTimerId } from './admission.js'
 import { retryOrReject } from './retries.js'
 import { announcementActorId, announcementMachine } from './announcement.machine.js'
 import type { AnnouncementInput } from './announcement.machine.js'
-import { closeDatabases, closer, connectedPeers, openOwnDatabases, removedStore } from './discovery.actors.js'
+import { closeDatabases, closer, connectedPeers, inviteWriter, openOwnDatabases, removedStore } from './discovery.actors.js'
 import { addPending, checkInvite, consentTo } from './consent.js'
 import { rejected } from './events.js'
 import { peerActorId, peerMachine } from './peer.machine.js'
 import { ANNOUNCE_TYPE } from './schema.js'
 import type { Known, Pending, Queued } from './admission.js'
-import type { InviteProof, IssuedInvite, PendingCompanion } from './consent.js'
+import type { InviteProof, InviteStore, IssuedInvite, PendingCompanion } from './consent.js'
 import type { RetryDue } from './retries.js'
-import type { AnnouncedProfile, CloseCommand, PeersListed, RemovedCommand, RemovedWritten } from './discovery.actors.js'
+import type { AnnouncedProfile, CloseCommand, InvitesCommand, InvitesWritten, PeersListed, RemovedCommand, RemovedWritten } from './discovery.actors.js'
 import type { AnnouncementReport, ChildEmit, DiscoveryEmitted, PeerAnnouncement } from './events.js'
 import type { DiscoveryOptions } from './options.js'
 import type { Tombstone } from './schema.js'
@@ -26,6 +26,8 @@ export interface DiscoveryInput {
   catalog: AnnouncedProfile
   /** Who is a companion already (the companions package owns that fact; `createCompanions()` satisfies this) */
   companions: KnownCompanions
+  /** Where our invites outlive a restart (none: they live in memory) */
+  invites?: InviteStore
   options: DiscoveryOptions
   log: Logger
   /** Randomness for the retry jitter (default Math.random) */
@@ -42,13 +44,17 @@ export interface KnownCompanions {
 
 /** Id of the root's actor that writes the db of removed companions */
 const REMOVED_STORE_ID = 'removed-store'
+/** Id of the root's actor that saves our invites */
+const INVITE_WRITER_ID = 'invite-writer'
 /** Id of the root's actor that closes companions' dbs that were removed */
 const CLOSER_ID = 'closer'
 
 /** Bus events kept while not running (see `keepEarly`) */
 type EarlyEvent = BusEvent<'message:received' | 'companion:removed'>
 
-export interface DiscoveryContext extends Omit<DiscoveryInput, 'random'> {
+export interface DiscoveryContext extends Omit<DiscoveryInput, 'random' | 'invites'> {
+  /** Where our invites are kept (see `DiscoveryInput.invites`) */
+  inviteStore: InviteStore | undefined
   random: () => number
   /** Address of our own `user` db (known while running) */
   userDb: string | undefined
@@ -74,7 +80,7 @@ export interface DiscoveryContext extends Omit<DiscoveryInput, 'random'> {
   consented: Record<string, true>
   /** Validated peers nobody consented to yet, oldest first (at most `options.maxPending`) */
   pending: PendingCompanion[]
-  /** Our invites, by id (in memory: a restart revokes them) */
+  /** Our invites, by id (kept in `inviteStore` if there is one) */
   invites: Record<string, IssuedInvite>
   /** Proofs of other peers' invites, sent with our announcement to them, by their peer id */
   proofs: Record<string, InviteProof>
@@ -106,8 +112,16 @@ export type DiscoveryEvent =
   | ChildEmit
   | AnnouncementReport
   | RemovedWritten
+  | InvitesWritten
 
 /** The input of the child that validates `next` */
+/** Send the invites to their store (if there is one): the context's fields that change with it */
+function saveInvites (context: DiscoveryContext, invites: Record<string, IssuedInvite>, send: (command: InvitesCommand) => void): { pendingWrites?: number } {
+  if (context.inviteStore == null) return {}
+  send({ type: 'save', store: context.inviteStore, invites: Object.values(invites) })
+  return { pendingWrites: context.pendingWrites + 1 }
+}
+
 const pendingMatches = (target: string) => (p: PendingCompanion): boolean => p.peerId === target || p.userDb === target
 
 const validationInput = (context: DiscoveryContext, next: Queued, known: KeyValueDatabase | undefined): AnnouncementInput =>
@@ -152,6 +166,7 @@ export const discoveryMachine = setup({
     openOwnDatabases,
     connectedPeers,
     removedStore,
+    inviteWriter,
     closer,
     closeDatabases,
     peer: peerMachine,
@@ -174,7 +189,7 @@ export const discoveryMachine = setup({
       consentTo({ policy: 'none', consented: context.consented, isCompanion: (id) => context.companions.has(id) }, event.from, event.userDb) === 'refuse'
   },
   actions: {
-    recordStarted: assign((_, params: { userDb: string, removedDb: KeyValueDatabase<Tombstone>, removed: Record<string, Tombstone> }) => ({ ...params, error: undefined })),
+    recordStarted: assign((_, params: { userDb: string, removedDb: KeyValueDatabase<Tombstone>, removed: Record<string, Tombstone>, invites: Record<string, IssuedInvite> }) => ({ ...params, error: undefined })),
     recordError: assign({ error: (_, params: { error: unknown }) => toError(params.error) }),
     clearError: assign({ error: undefined }),
     spawnPeers: enqueueActions(({ context, event, enqueue }) => {
@@ -231,10 +246,12 @@ export const discoveryMachine = setup({
         const check = checkInvite(context.invites, event.invite, context.transport.peerId, event.from)
         if (check.ok) {
           const invite = context.invites[event.invite.id]!
+          const invites = invite.usesLeft > 1 ? { ...context.invites, [invite.id]: { ...invite, usesLeft: invite.usesLeft - 1 } } : omit(context.invites, invite.id)
           enqueue.assign({
             consented: { ...context.consented, [event.from]: true },
-            invites: invite.usesLeft > 1 ? { ...context.invites, [invite.id]: { ...invite, usesLeft: invite.usesLeft - 1 } } : omit(context.invites, invite.id),
-            inviteProblems: omit(context.inviteProblems, event.from)
+            invites,
+            inviteProblems: omit(context.inviteProblems, event.from),
+            ...saveInvites(context, invites, (command) => { enqueue.sendTo(INVITE_WRITER_ID, command) })
           })
         } else {
           enqueue.assign({ inviteProblems: { ...context.inviteProblems, [event.from]: check.problem } })
@@ -397,11 +414,15 @@ export const discoveryMachine = setup({
         pendingWrites: context.pendingWrites + declined.length
       })
     }),
-    issueInvite: assign({
-      invites: ({ context, event }) => event.type === 'invite.issue' ? { ...context.invites, [event.invite.id]: event.invite } : context.invites
+    issueInvite: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'invite.issue')
+      const invites = { ...context.invites, [event.invite.id]: event.invite }
+      enqueue.assign({ invites, ...saveInvites(context, invites, (command) => { enqueue.sendTo(INVITE_WRITER_ID, command) }) })
     }),
-    revokeInvite: assign({
-      invites: ({ context, event }) => event.type === 'invite.revoke' ? omit(context.invites, event.id) : context.invites
+    revokeInvite: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'invite.revoke')
+      const invites = omit(context.invites, event.id)
+      enqueue.assign({ invites, ...saveInvites(context, invites, (command) => { enqueue.sendTo(INVITE_WRITER_ID, command) }) })
     }),
     rejectNotAccepting: emit(({ event }) => {
       assertEvent(event, 'peer.announcement')
@@ -409,7 +430,7 @@ export const discoveryMachine = setup({
     }),
     written: assign({
       pendingWrites: ({ context }) => Math.max(0, context.pendingWrites - 1),
-      error: ({ context, event }) => event.type === 'removed.written' && event.error != null ? event.error : context.error
+      error: ({ context, event }) => (event.type === 'removed.written' || event.type === 'invites.written') && event.error != null ? event.error : context.error
     }),
     /** Keep a bus event that arrived while not running, to handle it once running */
     keepEarly: assign({
@@ -435,6 +456,7 @@ export const discoveryMachine = setup({
     transport: input.transport,
     catalog: input.catalog,
     companions: input.companions,
+    inviteStore: input.invites,
     options: input.options,
     log: input.log,
     random: input.random ?? Math.random,
@@ -462,12 +484,14 @@ export const discoveryMachine = setup({
   invoke: [
     { id: 'bus', src: 'bus', input: ({ context }) => ({ bus: context.bus }) },
     { id: REMOVED_STORE_ID, src: 'removedStore', input: ({ context }) => ({ log: context.log }) },
+    { id: INVITE_WRITER_ID, src: 'inviteWriter', input: ({ context }) => ({ log: context.log }) },
     { id: CLOSER_ID, src: 'closer', input: ({ context }) => ({ log: context.log }) }
   ],
   on: {
     'message:received': { guard: not('otherProtocol'), actions: 'keepEarly' },
     'companion:removed': { actions: 'keepEarly' },
-    'removed.written': { actions: 'written' }
+    'removed.written': { actions: 'written' },
+    'invites.written': { actions: 'written' }
   },
   initial: 'stopped',
   states: {
@@ -479,7 +503,7 @@ export const discoveryMachine = setup({
       on: { stop: 'stopped' },
       invoke: {
         src: 'openOwnDatabases',
-        input: ({ context }) => ({ transport: context.transport, catalog: context.catalog, log: context.log }),
+        input: ({ context }) => ({ transport: context.transport, catalog: context.catalog, log: context.log, ...(context.inviteStore == null ? {} : { invites: context.inviteStore }) }),
         onDone: { target: 'running', actions: { type: 'recordStarted', params: ({ event }) => event.output } },
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } }
       }

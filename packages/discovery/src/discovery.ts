@@ -7,7 +7,7 @@ import { discoveryMachine } from './discovery.machine.js'
 import { resolveOptions } from './options.js'
 import type { AnnouncedProfile } from './discovery.actors.js'
 import type { KnownCompanions } from './discovery.machine.js'
-import type { PendingCompanion } from './consent.js'
+import type { InviteStore, PendingCompanion } from './consent.js'
 import type { CallOptions } from '@npp/transport'
 import type { OptionsInit } from './options.js'
 import type { Startable } from '@libp2p/interface'
@@ -30,6 +30,11 @@ export interface DiscoveryInit extends OptionsInit {
    * (`createCompanions()` from `@npp/companions` satisfies this; create it first)
    */
   companions: KnownCompanions
+  /**
+   * Where our invites outlive a restart (default: nowhere, a restart revokes them). The app
+   * keeps them in a 0600 file of the repo. Loaded on start; expired ones are dropped.
+   */
+  invites?: InviteStore
   /** Debug logger (default `nppLogger('discovery')`, shown with `LOG="npp:*"`) */
   logger?: Logger
   /** XState inspection observer for the machine and its children (e.g. an app's live inspector) */
@@ -69,8 +74,9 @@ export interface Discovery extends Startable {
   decline(peerIdOrUserDb: string): Promise<number>
   /**
    * A one-line invite: our addresses and a secret that admits the peers that use it
-   * (`uses`, default 1) until it expires (`ttlMs`, default 24 h), is revoked, or this
-   * peer restarts. Give it to the other musician; they run `npp connect <invite>`.
+   * (`uses`, default 1) until it expires (`ttlMs`, default 24 h) or is revoked (kept across
+   * restarts with an `invites` store; without one a restart revokes it). Give it to the
+   * other musician; they run `npp connect <invite>`.
    */
   invite(options?: { ttlMs?: number, uses?: number }): { invite: string, id: string, expiresAt: number }
   /** Revoke an invite by its id (false if it was not there: used up, expired or unknown) */
@@ -89,7 +95,7 @@ export function createDiscovery (init: DiscoveryInit): Discovery {
   const log = init.logger ?? nppLogger('discovery')
   const actor = createActor(discoveryMachine, {
     inspect: init.inspect,
-    input: { bus: init.bus, transport: init.transport, catalog: init.catalog, companions: init.companions, options: resolveOptions(init), log }
+    input: { bus: init.bus, transport: init.transport, catalog: init.catalog, companions: init.companions, ...(init.invites == null ? {} : { invites: init.invites }), options: resolveOptions(init), log }
   })
   forwardEmitted(actor, init.bus)
   actor.start()

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkInvite, decodeInvite, issueInvite, proveInvite } from '../src/consent.js'
-import { InvalidInviteError, UnknownPendingError } from '../src/index.js'
-import { Cleanups, seen, startPeer } from './helpers.js'
+import { InvalidInviteError, UnknownPendingError, createDiscovery } from '../src/index.js'
+import { Cleanups, noCompanions, seen, startPeer } from './helpers.js'
 import type { TestPeer } from './helpers.js'
 
 const cleanups = new Cleanups()
@@ -97,6 +97,23 @@ describe('consent (accept: consent, the default)', () => {
 })
 
 describe('invites', () => {
+  it('outlive a restart in an invite store; revoked and used ones do not', async () => {
+    let kept: unknown[] = []
+    const store = { load: async () => kept, save: async (invites: unknown[]) => { kept = structuredClone(invites) } }
+    const a = await consenting('keeper', { invites: store })
+    const { id } = a.discovery!.invite({ ttlMs: 60_000 })
+    const { id: revoked } = a.discovery!.invite({ ttlMs: 60_000 })
+    expect(a.discovery!.revokeInvite(revoked)).toBe(true)
+    await a.discovery!.stop()
+    expect(kept).toEqual([expect.objectContaining({ id, usesLeft: 1 })])
+    const again = createDiscovery({ bus: a.bus, transport: a.transport, catalog: a.catalog, companions: noCompanions, invites: store })
+    cleanups.add(async () => { await again.stop() })
+    await again.start()
+    // the invite made before the restart still admits: it is known (and can be revoked)
+    expect(again.revokeInvite(revoked)).toBe(false)
+    expect(again.revokeInvite(id)).toBe(true)
+  })
+
   it('are bound to the sender: a proof made for one peer admits no other, and expired or used invites admit nobody', () => {
     const issued = issueInvite(60_000, 1, 1_000)
     const invite = { peerId: 'inviter', addresses: ['/ip4/127.0.0.1/tcp/1/p2p/inviter'], id: issued.id, secret: issued.secret, expiresAt: issued.expiresAt }

@@ -81,7 +81,7 @@ function harness ({ options = {}, announcement = scripted, connected = new Set()
     actors: {
       openOwnDatabases: fromPromise<OpenOwnOutput, OpenOwnInput>(async () => {
         await opened
-        return { userDb: OWN, removedDb: fakeDb(REMOVED_DB) as KeyValueDatabase<Tombstone>, removed: { ...removed } }
+        return { userDb: OWN, removedDb: fakeDb(REMOVED_DB) as KeyValueDatabase<Tombstone>, removed: { ...removed }, invites: {} }
       }),
       connectedPeers: fromCallback<PeersListed, { transport: Transport, log: Logger }>(({ sendBack }) => {
         sendBack({ type: 'peers.listed', peers: [...connected] })
@@ -501,7 +501,7 @@ describe('discoveryMachine: validated dbs, removal and readmission', () => {
     expect(h.actor.getSnapshot().value).toEqual({ stopping: 'flushing' })
     await settle()
     expect(h.actor.getSnapshot().value).toBe('stopped')
-    expect(Object.keys(h.actor.getSnapshot().children).sort()).toEqual(['closer', 'removed-store', 'bus'].sort())
+    expect(Object.keys(h.actor.getSnapshot().children).sort()).toEqual(['closer', 'removed-store', 'invite-writer', 'bus'].sort())
   })
 })
 
