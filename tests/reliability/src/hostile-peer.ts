@@ -64,6 +64,11 @@ export interface HostilePeer {
   subscribe(topic: string): void
   /** Resolve once `peerId` (default: the topic, a peer's own topic) is subscribed to `topic` (event-driven) */
   waitSubscribed(topic: string, peerId?: string, timeoutMs?: number): Promise<void>
+  /**
+   * Resolves once our gossipsub has its outbound stream to `peerId` (what `publish` writes to;
+   * gossipsub opens it shortly after the connection, not when the peer's subscription arrives)
+   */
+  waitOutbound(peerId: string, timeoutMs?: number): Promise<void>
   /** Publish raw bytes on a topic; resolves with the number of peers it went to */
   publish(topic: string, bytes: Uint8Array): Promise<number>
   /** An OrbitDB of the hostile peer's own (created on first use; blocks in memory) */
@@ -160,6 +165,15 @@ export async function createHostilePeer (options: HostilePeerOptions = {}): Prom
         }
         pubsub.addEventListener('subscription-change', on)
       })
+    },
+    async waitOutbound (peerId, timeoutMs = 10_000) {
+      // gossipsub keeps its streams private and sends no event for a new one: look, a tick at a time
+      const streams = (pubsub as unknown as { streamsOutbound: Map<string, unknown> }).streamsOutbound
+      const deadline = Date.now() + timeoutMs
+      while (!streams.has(peerId)) {
+        if (Date.now() > deadline) throw new Error(`no gossipsub stream to ${peerId} within ${timeoutMs} ms`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
     },
     async publish (topic, bytes) {
       const { recipients } = await pubsub.publish(topic, bytes)
