@@ -187,3 +187,35 @@ export function addPending (pending: PendingCompanion[], entry: PendingCompanion
   const dropped = next.length > max ? next.splice(0, next.length - max) : []
   return { pending: next, dropped }
 }
+
+/** Why a peer is refused under `accept: 'none'` */
+export const NOT_ACCEPTING_DETAIL = "this peer accepts no new companions (accept: 'none')"
+
+/** What becomes of a peer whose `user` db was validated */
+export type ValidatedVerdict =
+  | { kind: 'admit' }
+  | { kind: 'refuse', reason: 'not-accepting' | 'too-many-companions', detail: string }
+  | { kind: 'pending', entry: PendingCompanion, pending: PendingCompanion[], dropped: PendingCompanion[] }
+
+/** Admit a validated peer, refuse it (policy, or no room), or add it to the pending list */
+export function judgeValidated (
+  state: ConsentState & { count: () => number, maxCompanions: number, maxPending: number, pending: PendingCompanion[], inviteProblems: Record<string, string> },
+  validated: Omit<PendingCompanion, 'at' | 'inviteProblem'>,
+  now = Date.now()
+): ValidatedVerdict {
+  const verdict = consentTo(state, validated.peerId, validated.userDb)
+  if (verdict === 'refuse') return { kind: 'refuse', reason: 'not-accepting', detail: NOT_ACCEPTING_DETAIL }
+  if (verdict === 'admit') {
+    if (state.isCompanion(validated.peerId) || state.count() < state.maxCompanions) return { kind: 'admit' }
+    return { kind: 'refuse', reason: 'too-many-companions', detail: `this peer keeps at most ${state.maxCompanions} companions; remove one (or raise maxCompanions) to admit another` }
+  }
+  const problem = state.inviteProblems[validated.peerId]
+  const entry: PendingCompanion = { ...validated, at: now, ...(problem == null ? {} : { inviteProblem: problem }) }
+  return { kind: 'pending', entry, ...addPending(state.pending, entry, state.maxPending) }
+}
+
+/** The pending peers with this peer id or `user` db address, and the others */
+export function splitPending (pending: PendingCompanion[], target: string): { matched: PendingCompanion[], rest: PendingCompanion[] } {
+  const match = (p: PendingCompanion): boolean => p.peerId === target || p.userDb === target
+  return { matched: pending.filter(match), rest: pending.filter((p) => !match(p)) }
+}

@@ -6,7 +6,7 @@ import { retryOrReject } from './retries.js'
 import { announcementActorId, announcementMachine } from './announcement.machine.js'
 import type { AnnouncementInput } from './announcement.machine.js'
 import { closeDatabases, closer, connectedPeers, inviteWriter, openOwnDatabases, removedStore } from './discovery.actors.js'
-import { addPending, checkInvite, consentTo } from './consent.js'
+import { NOT_ACCEPTING_DETAIL, checkInvite, consentTo, judgeValidated, splitPending } from './consent.js'
 import { rejected } from './events.js'
 import { peerActorId, peerMachine } from './peer.machine.js'
 import { ANNOUNCE_TYPE } from './schema.js'
@@ -122,7 +122,17 @@ function saveInvites (context: DiscoveryContext, invites: Record<string, IssuedI
   return { pendingWrites: context.pendingWrites + 1 }
 }
 
-const pendingMatches = (target: string) => (p: PendingCompanion): boolean => p.peerId === target || p.userDb === target
+/** What consent reads of the root's context */
+const consentState = (context: DiscoveryContext): Parameters<typeof judgeValidated>[0] => ({
+  policy: context.options.accept,
+  consented: context.consented,
+  isCompanion: (id) => context.companions.has(id),
+  count: () => context.companions.count(),
+  maxCompanions: context.options.maxCompanions,
+  maxPending: context.options.maxPending,
+  pending: context.pending,
+  inviteProblems: context.inviteProblems
+})
 
 const validationInput = (context: DiscoveryContext, next: Queued, known: KeyValueDatabase | undefined): AnnouncementInput =>
   ({ transport: context.transport, log: context.log, from: next.from, userDb: next.userDb, timeoutMs: context.options.replicationTimeoutMs, db: known })
@@ -185,8 +195,7 @@ export const discoveryMachine = setup({
     retryWanted: ({ context, event }) => event.type === 'retry.due' && context.retrying[event.key] != null,
     noPendingWrites: ({ context }) => context.pendingWrites === 0,
     /** Policy `none` and not a companion: refused before anything is opened */
-    notAccepting: ({ context, event }) => event.type === 'peer.announcement' && context.options.accept === 'none' &&
-      consentTo({ policy: 'none', consented: context.consented, isCompanion: (id) => context.companions.has(id) }, event.from, event.userDb) === 'refuse'
+    notAccepting: ({ context, event }) => event.type === 'peer.announcement' && consentTo(consentState(context), event.from, event.userDb) === 'refuse'
   },
   actions: {
     recordStarted: assign((_, params: { userDb: string, removedDb: KeyValueDatabase<Tombstone>, removed: Record<string, Tombstone>, invites: Record<string, IssuedInvite> }) => ({ ...params, error: undefined })),
@@ -299,29 +308,21 @@ export const discoveryMachine = setup({
         enqueue.sendTo(CLOSER_ID, { type: 'close', db: event.db } satisfies CloseCommand)
         enqueue.emit(rejected(event.from, event.userDb, 'removed', removedDetail(event.userDb)))
       } else if (event.type === 'validation.accepted') {
-        const verdict = consentTo({ policy: context.options.accept, consented: context.consented, isCompanion: (id) => context.companions.has(id) }, event.from, event.userDb)
-        const full = verdict === 'admit' && !context.companions.has(event.from) && context.companions.count() >= context.options.maxCompanions
-        if (full) {
-          delete known[event.userDb]
-          enqueue.sendTo(CLOSER_ID, { type: 'close', db: event.db } satisfies CloseCommand)
-          enqueue.emit(rejected(event.from, event.userDb, 'too-many-companions',
-            `this peer keeps at most ${context.options.maxCompanions} companions; remove one (or raise maxCompanions) to admit another`))
-        } else if (verdict === 'admit') {
+        const verdict = judgeValidated(consentState(context), { peerId: event.from, userDb: event.userDb, profile: event.profile, multiaddrs: event.multiaddrs })
+        if (verdict.kind === 'admit') {
           known[event.userDb] = { nodeId: event.from, db: event.db }
           enqueue.emit({ type: 'companion:discovered', profile: event.profile, multiaddrs: event.multiaddrs })
         } else {
-          // nothing stays open for a peer nobody consented to
+          // nothing stays open for a peer that is not admitted
           delete known[event.userDb]
           enqueue.sendTo(CLOSER_ID, { type: 'close', db: event.db } satisfies CloseCommand)
-          if (verdict === 'refuse') {
-            enqueue.emit(rejected(event.from, event.userDb, 'not-accepting', "this peer accepts no new companions (accept: 'none')"))
+          if (verdict.kind === 'refuse') {
+            enqueue.emit(rejected(event.from, event.userDb, verdict.reason, verdict.detail))
           } else {
-            const problem = context.inviteProblems[event.from]
-            const entry: PendingCompanion = { peerId: event.from, userDb: event.userDb, profile: event.profile, multiaddrs: event.multiaddrs, at: Date.now(), ...(problem == null ? {} : { inviteProblem: problem }) }
-            const { pending, dropped } = addPending(context.pending, entry, context.options.maxPending)
-            enqueue.assign({ pending })
-            enqueue.emit({ type: 'companion:pending', peerId: entry.peerId, userDb: entry.userDb, profile: entry.profile, ...(problem == null ? {} : { inviteProblem: problem }) })
-            for (const d of dropped) enqueue.emit({ type: 'companion:declined', peerId: d.peerId, userDb: d.userDb, reason: 'dropped' })
+            const { entry } = verdict
+            enqueue.assign({ pending: verdict.pending })
+            enqueue.emit({ type: 'companion:pending', peerId: entry.peerId, userDb: entry.userDb, profile: entry.profile, ...(entry.inviteProblem == null ? {} : { inviteProblem: entry.inviteProblem }) })
+            for (const d of verdict.dropped) enqueue.emit({ type: 'companion:declined', peerId: d.peerId, userDb: d.userDb, reason: 'dropped' })
           }
         }
       } else {
@@ -390,18 +391,18 @@ export const discoveryMachine = setup({
     /** Pending peers the user accepted: consented, and validated again at once where connected */
     consentAccept: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'consent.accept')
-      const accepted = context.pending.filter(pendingMatches(event.target))
+      const { matched, rest } = splitPending(context.pending, event.target)
       const consented = { ...context.consented }
-      for (const p of accepted) {
+      for (const p of matched) {
         consented[p.peerId] = true
         if (context.peers[p.peerId] != null) enqueue.raise({ type: 'peer.announcement', from: p.peerId, userDb: p.userDb })
       }
-      enqueue.assign({ consented, pending: context.pending.filter((p) => !pendingMatches(event.target)(p)) })
+      enqueue.assign({ consented, pending: rest })
     }),
     /** Pending peers the user declined: remembered as removed (`readmit` takes them back) */
     consentDecline: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'consent.decline')
-      const declined = context.pending.filter(pendingMatches(event.target))
+      const { matched: declined, rest } = splitPending(context.pending, event.target)
       const removed = { ...context.removed }
       for (const p of declined) {
         removed[p.userDb] = { nodeId: p.peerId }
@@ -410,7 +411,7 @@ export const discoveryMachine = setup({
       }
       enqueue.assign({
         removed,
-        pending: context.pending.filter((p) => !pendingMatches(event.target)(p)),
+        pending: rest,
         pendingWrites: context.pendingWrites + declined.length
       })
     }),
@@ -426,7 +427,7 @@ export const discoveryMachine = setup({
     }),
     rejectNotAccepting: emit(({ event }) => {
       assertEvent(event, 'peer.announcement')
-      return rejected(event.from, event.userDb, 'not-accepting', "this peer accepts no new companions (accept: 'none')")
+      return rejected(event.from, event.userDb, 'not-accepting', NOT_ACCEPTING_DETAIL)
     }),
     written: assign({
       pendingWrites: ({ context }) => Math.max(0, context.pendingWrites - 1),
