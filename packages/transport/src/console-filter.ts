@@ -27,6 +27,7 @@
  */
 import { inspect } from 'node:util'
 import { logger } from '@libp2p/logger'
+import type { TopicRejection } from './topic-validator.js'
 
 /** What OrbitDB reported, by kind */
 export type OrbitDBNoticeKind =
@@ -66,9 +67,18 @@ export interface TransportDiagnostics {
    * the db's writer, a malformed one
    */
   refusedIdentities: Record<'unknown-identity' | 'not-a-writer' | 'bad-identity', number>
+  /**
+   * Messages on db topics rejected by our gossipsub validators before OrbitDB saw
+   * them (neither queued nor forwarded), by reason; not part of `refusedEntries`
+   */
+  rejectedOnTopics: Record<TopicRejection, number>
 }
 
-export type Notice = { source: 'orbitdb', kind: OrbitDBNoticeKind, detail: string } | { source: 'libp2p', detail: string }
+export type Notice =
+  | { source: 'orbitdb', kind: OrbitDBNoticeKind, detail: string }
+  | { source: 'libp2p', detail: string }
+  /** A message on a db topic that our gossipsub validator rejected (see ./topic-validator.ts) */
+  | { source: 'pubsub', kind: TopicRejection, detail: string }
 
 /** Notices of one kind logged in full before only every power of ten is */
 export const LOGGED_IN_FULL = 10
@@ -93,6 +103,7 @@ interface FilterState {
 
 const orbitLog = logger('orbitdb:console')
 const libp2pLog = logger('libp2p:console')
+const topicLog = logger('orbitdb:topic')
 
 function state (): FilterState | undefined {
   return (globalThis as { [STATE]?: FilterState })[STATE]
@@ -100,7 +111,8 @@ function state (): FilterState | undefined {
 
 function freshCounts (): Omit<TransportDiagnostics, 'refusedIdentities'> {
   const orbitdb = { 'not-allowed': 0, 'wrong-log': 0, 'bad-signature': 0, 'invalid-entry': 0, keystore: 0, 'sync-error': 0, other: 0 }
-  return { orbitdb, libp2p: 0, refusedEntries: 0 }
+  const rejectedOnTopics = { 'too-large': 0, undecodable: 0, 'wrong-log': 0, 'unknown-identity': 0, 'not-a-writer': 0, 'bad-identity': 0, 'key-mismatch': 0 }
+  return { orbitdb, libp2p: 0, refusedEntries: 0, rejectedOnTopics }
 }
 
 /** One line of text for the log: messages of errors, strings as they are */
@@ -155,8 +167,8 @@ function classify (args: unknown[], stack: string | undefined): Notice | undefin
 
 /** Log a notice: the first {@link LOGGED_IN_FULL} of its kind, then one per power of ten */
 function logNotice (notice: Notice, count: number): void {
-  const log = notice.source === 'orbitdb' ? orbitLog : libp2pLog
-  const kind = notice.source === 'orbitdb' ? notice.kind : 'console'
+  const log = notice.source === 'orbitdb' ? orbitLog : notice.source === 'pubsub' ? topicLog : libp2pLog
+  const kind = notice.source === 'libp2p' ? 'console' : notice.kind
   if (count <= LOGGED_IN_FULL) {
     log.error('%s #%d: %s', kind, count, notice.detail)
   } else if (Number.isInteger(Math.log10(count))) {
@@ -176,6 +188,8 @@ export function reportNotice (notice: Notice): void {
   if (notice.source === 'orbitdb') {
     count = ++counts.orbitdb[notice.kind]
     if ((REFUSALS as readonly string[]).includes(notice.kind)) counts.refusedEntries++
+  } else if (notice.source === 'pubsub') {
+    count = ++counts.rejectedOnTopics[notice.kind]
   } else {
     count = ++counts.libp2p
   }
@@ -219,7 +233,7 @@ export function installConsoleFilter (): FilterState {
 /** A copy of the counts so far (all zero before the filter is installed) */
 export function consoleCounts (): Omit<TransportDiagnostics, 'refusedIdentities'> {
   const counts = state()?.counts ?? freshCounts()
-  return { orbitdb: { ...counts.orbitdb }, libp2p: counts.libp2p, refusedEntries: counts.refusedEntries }
+  return { orbitdb: { ...counts.orbitdb }, libp2p: counts.libp2p, refusedEntries: counts.refusedEntries, rejectedOnTopics: { ...counts.rejectedOnTopics } }
 }
 
 /** Call `listener` with every notice from now on; returns the unsubscribe function */

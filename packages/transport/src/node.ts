@@ -18,6 +18,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { reportNotice } from './console-filter.js'
 import { createOrbitDB } from './orbitdb.js'
+import { guardDbTopic } from './topic-validator.js'
 import { loadOrCreatePeerKey, lockRepo, repoPaths } from './repo.js'
 import type { Database, OrbitDB } from './orbitdb.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -120,8 +121,12 @@ export interface Node {
 
 const orbitLog = logger('orbitdb:npp')
 
-/** Log every db's opens, updates, joins and leaves under `orbitdb:*` (OrbitDB 4 logs nothing itself) */
-function withOrbitLogging (orbitdb: OrbitDB): OrbitDB {
+/**
+ * Log every db's opens, updates, joins and leaves under `orbitdb:*` (OrbitDB 4 logs
+ * nothing itself), and guard every db's topic with our gossipsub validator
+ * (./topic-validator.ts) while the db is open
+ */
+function withOrbitLogging (orbitdb: OrbitDB, pubsub: GossipSub): OrbitDB {
   const open = orbitdb.open.bind(orbitdb) as (address: string, options?: object) => Promise<Database>
   orbitdb.open = (async (address: string, options?: object) => {
     orbitLog('open %s', address)
@@ -129,6 +134,7 @@ function withOrbitLogging (orbitdb: OrbitDB): OrbitDB {
     if (!(db as { __nppLogged?: boolean }).__nppLogged) {
       (db as { __nppLogged?: boolean }).__nppLogged = true
       orbitLog('opened %s db %s at %s', db.type, db.name, db.address)
+      guardDbTopic(pubsub, db)
       db.events.on('update', (entry) => { orbitLog('%s update %s', db.address, entry.hash) })
       db.events.on('join', (peerId) => { orbitLog('%s join %s', db.address, String(peerId)) })
       db.events.on('leave', (peerId) => { orbitLog('%s leave %s', db.address, String(peerId)) })
@@ -240,7 +246,7 @@ export async function startNode (options: NodeOptions): Promise<Node> {
     const topic = libp2p.peerId.toString()
     // The identity id is our peer id (unless given), so the OrbitDB identity (its
     // key lives in the repo's keystore) is the same after every restart.
-    const orbitdb = withOrbitLogging(await createOrbitDB({ ipfs: helia, id: options.identityId ?? topic, directory: paths.orbitdb }))
+    const orbitdb = withOrbitLogging(await createOrbitDB({ ipfs: helia, id: options.identityId ?? topic, directory: paths.orbitdb }), libp2p.services.pubsub)
     cleanups.push(async () => { await orbitdb.stop() })
 
     libp2p.services.pubsub.subscribe(topic)

@@ -7,6 +7,7 @@ import * as core from '@orbitdb/core'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { WriterCheck } from './writer-check.js'
+import type { PrecheckRefusal } from './writer-check.js'
 import { z } from 'zod'
 import { concat } from 'uint8arrays/concat'
 import type { EventEmitter } from 'node:events'
@@ -61,6 +62,11 @@ export interface AccessController {
   /** Identity ids allowed to write (`*` for anyone) */
   write: string[]
   canAppend(entry: Entry): Promise<boolean>
+  /**
+   * Ours only (see {@link IPFSAccessController}): a refusal decided from memory
+   * alone, without waiting, or `undefined` when only `canAppend` can tell
+   */
+  precheck?: (identity: unknown, key: unknown) => PrecheckRefusal | undefined
 }
 
 /** The operation log behind a db */
@@ -214,7 +220,7 @@ type CoreAccessController = AccessController & { [key: string]: unknown }
 type CoreAccessControllerArgs = {
   identities: { getIdentity(hash: string): Promise<{ publicKey: string } | undefined> }
   orbitdb?: {
-    identity?: { hash: string, id: string }
+    identity?: { hash: string, id: string, publicKey?: string }
     ipfs?: { blockstore: { has(cid: CID): Promise<boolean>, get(cid: CID, options: { signal: AbortSignal }): Promise<unknown> } }
   }
   [key: string]: unknown
@@ -241,13 +247,14 @@ export const IPFSAccessController = Object.assign(
       const helia = args.orbitdb?.ipfs
       const writers = new WriterCheck({
         write: Array.isArray(controller.write) ? controller.write as string[] : [],
-        ...(args.orbitdb?.identity == null ? {} : { own: { hash: args.orbitdb.identity.hash, id: args.orbitdb.identity.id } }),
+        ...(args.orbitdb?.identity == null ? {} : { own: { hash: args.orbitdb.identity.hash, id: args.orbitdb.identity.id, publicKey: args.orbitdb.identity.publicKey } }),
         has: async (cid) => await helia?.blockstore.has(cid) ?? false,
         fetch: async (cid, signal) => await helia?.blockstore.get(cid, { signal }),
         getIdentity: async (hash) => await args.identities.getIdentity(hash) as { id: string, publicKey: string } | undefined
       })
       return {
         ...controller,
+        precheck: (identity: unknown, key: unknown) => writers.precheck(identity, key),
         async canAppend (entry: Entry & { key?: unknown }): Promise<boolean> {
           // decided from memory where possible, never waiting long on a block nobody has
           const writer = await writers.check(entry.identity)

@@ -25,8 +25,8 @@ export const MAX_REMEMBERED_IDENTITIES = 1_024
 export interface WriterCheckDeps {
   /** The identity ids (public keys) allowed to write, from the db's access controller */
   write: readonly string[]
-  /** Our own identity (its hash and id), known to be what it says */
-  own?: { hash: string, id: string }
+  /** Our own identity (its hash, id and signing key), known to be what it says */
+  own?: { hash: string, id: string, publicKey?: string }
   /** Whether the block is stored locally */
   has(cid: CID): Promise<boolean>
   /** Fetch the block (from the network if need be), aborted by `signal` */
@@ -41,6 +41,9 @@ export type WriterVerdict =
   | { ok: true, publicKey: string }
   | { ok: false, reason: 'unknown-identity' | 'not-a-writer' | 'bad-identity' }
 
+/** Why {@link WriterCheck.precheck} refused an entry: its identity's verdict, or a signing key that is not the identity's */
+export type PrecheckRefusal = Exclude<WriterVerdict, { ok: true }>['reason'] | 'key-mismatch'
+
 interface Remembered { verdict: WriterVerdict, at: number }
 
 export class WriterCheck {
@@ -54,6 +57,26 @@ export class WriterCheck {
   constructor (private readonly deps: WriterCheckDeps) {
     const own = deps.own
     if (own != null && deps.write.includes(own.id) && deps.write.length === 1) this.ownerHash = own.hash
+    if (own?.publicKey != null && deps.write.includes(own.id)) this.known.set(own.hash, { verdict: { ok: true, publicKey: own.publicKey }, at: 0 })
+  }
+
+  /**
+   * What can be said of an entry's identity and signing key from memory alone,
+   * without waiting: a refusal, or `undefined` when only {@link check} can tell.
+   * Used by the db topics' gossipsub validators (see ./topic-validator.ts), so
+   * that such entries are dropped before OrbitDB queues them and never forwarded.
+   */
+  precheck (identityHash: unknown, key: unknown): PrecheckRefusal | undefined {
+    if (typeof identityHash !== 'string' || identityHash.length > 200) return 'bad-identity'
+    const remembered = this.known.get(identityHash)
+    if (remembered != null) {
+      const { verdict } = remembered
+      if (verdict.ok) return verdict.publicKey === key ? undefined : 'key-mismatch'
+      if (verdict.reason !== 'unknown-identity' || (this.deps.now?.() ?? Date.now()) - remembered.at < IDENTITY_MISS_TTL_MS) return verdict.reason
+      return undefined
+    }
+    if (this.ownerHash != null && identityHash !== this.ownerHash) return 'not-a-writer'
+    return undefined
   }
 
   /** Decide on the identity an entry names */

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { LOGGED_IN_FULL, onNotice } from '../src/console-filter.js'
+import { MAX_ENTRY_BYTES } from '../src/topic-validator.js'
 import { Documents, KeyValue, openOwnDatabase, OWN_DATABASES } from '../src/index.js'
 import { forgeEntry, startedTransport, waitSubscribed } from './helpers.js'
 import type { Notice } from '../src/console-filter.js'
@@ -19,12 +20,12 @@ afterEach(async () => {
 
 const peer = async (name: string): Promise<Transport> => await startedTransport(cleanups, name)
 
-/** Resolve with the next `count` OrbitDB notices of `kind` (event-driven) */
-async function notices (kind: string, count = 1): Promise<Notice[]> {
+/** Resolve with the next `count` notices of `kind` from `source` (event-driven) */
+async function notices (kind: string, count = 1, source: 'orbitdb' | 'pubsub' = 'orbitdb'): Promise<Notice[]> {
   const seen: Notice[] = []
   return await new Promise((resolve) => {
     const off = onNotice((notice) => {
-      if (notice.source !== 'orbitdb' || notice.kind !== kind) return
+      if (notice.source !== source || notice.kind !== kind) return
       seen.push(notice)
       if (seen.length === count) { off(); resolve(seen) }
     })
@@ -46,6 +47,9 @@ describe('OrbitDB console reports', () => {
     expect(console.error).toBe(filter)
     const pieces = await openOwnDatabase(owner.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
     await pieces.put({ hash: 'real', instrument: 'oboe' })
+    // what reaches OrbitDB's own checks: entries that come in with a heads exchange, or on a
+    // topic without our gossipsub validator (the next test is about the validator)
+    owner.libp2p.services.pubsub.topicValidators.delete(pieces.address)
     await mallory.connect(owner.multiaddrs[0]!)
     const pubsub = mallory.libp2p.services.pubsub
     pubsub.subscribe(pieces.address)
@@ -94,5 +98,69 @@ describe('OrbitDB console reports', () => {
     console.error(refusal) // OrbitDB's text, but not printed by OrbitDB: passed through
     expect(stderr).toHaveBeenLastCalledWith(refusal)
     expect(owner.diagnostics()).toEqual(after)
+  })
+
+  it('rejects forged entries on a db topic before OrbitDB sees them, counted by reason, and does not forward them', async () => {
+    const owner = await peer('owner')
+    const mallory = await peer('mallory')
+    const carol = await peer('carol')
+    const pieces = await openOwnDatabase(owner.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
+    await pieces.put({ hash: 'real', instrument: 'oboe' })
+    expect(owner.libp2p.services.pubsub.topicValidators.has(pieces.address)).toBe(true)
+    // carol listens on the topic through the owner only: what the owner forwards, she gets
+    await carol.connect(owner.multiaddrs[0]!)
+    const heard: Uint8Array[] = []
+    carol.libp2p.services.pubsub.subscribe(pieces.address)
+    carol.libp2p.services.pubsub.addEventListener('message', (e) => { if (e.detail.topic === pieces.address) heard.push(e.detail.data) })
+    await mallory.connect(owner.multiaddrs[0]!)
+    const pubsub = mallory.libp2p.services.pubsub
+    pubsub.subscribe(pieces.address)
+    await waitSubscribed(pubsub, pieces.address, owner.peerId)
+    await waitSubscribed(owner.libp2p.services.pubsub, pieces.address, carol.peerId)
+    const start = owner.diagnostics()
+
+    const op = (key: string): unknown => ({ op: 'PUT', key, value: { hash: key, instrument: 'kazoo' } })
+    const keyMismatch = notices('key-mismatch', 3, 'pubsub')
+    const notWriter = notices('not-a-writer', 2, 'pubsub')
+    const wrongLog = notices('wrong-log', 1, 'pubsub')
+    const undecodable = notices('undecodable', 1, 'pubsub')
+    const tooLarge = notices('too-large', 1, 'pubsub')
+    const rejected: Uint8Array[] = []
+    // the owner's identity with mallory's key and signature; mallory's own identity; another log's id
+    for (let i = 0; i < 3; i++) rejected.push((await forgeEntry('claimed-identity', pieces, owner.orbitdb.identity, mallory.orbitdb.identity, op(`claimed-${i}`))).bytes)
+    for (let i = 0; i < 2; i++) rejected.push((await forgeEntry('claimed-identity', pieces, mallory.orbitdb.identity, mallory.orbitdb.identity, op(`own-${i}`))).bytes)
+    rejected.push((await forgeEntry('wrong-log', pieces, owner.orbitdb.identity, owner.orbitdb.identity, op('other-log'))).bytes)
+    rejected.push(new Uint8Array(64).fill(7), new Uint8Array(MAX_ENTRY_BYTES + 1))
+    for (const bytes of rejected) await pubsub.publish(pieces.address, bytes)
+    await Promise.all([keyMismatch, notWriter, wrongLog, undecodable, tooLarge])
+    // an entry the validator cannot judge (the owner's identity and key, a signature that
+    // does not verify) is passed on: to OrbitDB, which refuses it, and to carol
+    const passing = await forgeEntry('claimed-identity', pieces, owner.orbitdb.identity, mallory.orbitdb.identity, op('passing'))
+    const forwarded = { ...passing.entry, key: owner.orbitdb.identity.publicKey }
+    const { Entry } = await import('@orbitdb/core') as unknown as { Entry: { encode(entry: object): Promise<{ bytes: Uint8Array }> } }
+    const passingBytes = (await Entry.encode(forwarded)).bytes
+    const badSignature = notices('bad-signature')
+    await pubsub.publish(pieces.address, passingBytes)
+    await badSignature
+    if (!heard.some((b) => Buffer.from(b).equals(passingBytes))) {
+      await new Promise<void>((resolve) => {
+        carol.libp2p.services.pubsub.addEventListener('message', (e) => { if (Buffer.from(e.detail.data).equals(passingBytes)) resolve() })
+      })
+    }
+
+    const after = owner.diagnostics()
+    const diff = Object.fromEntries(Object.entries(after.rejectedOnTopics).map(([k, v]) => [k, v - start.rejectedOnTopics[k as keyof typeof start.rejectedOnTopics]]).filter(([, v]) => v !== 0))
+    expect(diff).toEqual({ 'key-mismatch': 3, 'not-a-writer': 2, 'wrong-log': 1, undecodable: 1, 'too-large': 1 })
+    // OrbitDB saw only the passing one
+    expect(after.orbitdb['not-allowed']).toBe(start.orbitdb['not-allowed'])
+    expect(after.orbitdb['wrong-log']).toBe(start.orbitdb['wrong-log'])
+    expect(after.orbitdb['sync-error']).toBe(start.orbitdb['sync-error'])
+    expect(after.orbitdb['bad-signature'] - start.orbitdb['bad-signature']).toBe(1)
+    // nothing rejected travelled on to carol
+    expect(heard.filter((h) => rejected.some((r) => Buffer.from(r).equals(h)))).toEqual([])
+    expect((await pieces.all()).map((d) => d.value.hash)).toEqual(['real'])
+    // closed, the db's topic is no longer guarded (a topic validator per open db, never left behind)
+    await pieces.close()
+    expect(owner.libp2p.services.pubsub.topicValidators.has(pieces.address)).toBe(false)
   })
 })

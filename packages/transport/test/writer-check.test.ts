@@ -63,4 +63,26 @@ describe('who wrote an entry, without waiting on the network where we can', () =
     expect(await fresh.check(42)).toEqual({ ok: false, reason: 'bad-identity' })
     expect(deps.fetched).toEqual([])
   })
+
+  it('prechecks from memory alone: a refusal it can tell at once, undefined where only a lookup can', async () => {
+    const own = await cidOf('own identity')
+    const check = new WriterCheck(fakes({}, { own: { hash: own, id: 'owner-id', publicKey: 'own-pk' } }))
+    expect(check.precheck(own, 'own-pk')).toBeUndefined()
+    expect(check.precheck(own, 'someone-elses-pk')).toBe('key-mismatch')
+    expect(check.precheck(await cidOf('forged'), 'own-pk')).toBe('not-a-writer')
+    expect(check.precheck(42, 'own-pk')).toBe('bad-identity')
+    // a replica before its owner is verified: nothing can be told yet; after, as in our own db
+    const owner = await cidOf('companion identity')
+    const deps = fakes({ [owner]: { id: 'owner-id', publicKey: 'pk' } })
+    const replica = new WriterCheck(deps)
+    const missing = await cidOf('nobody has this identity')
+    expect(replica.precheck(owner, 'pk')).toBeUndefined()
+    expect(replica.precheck(missing, 'pk')).toBeUndefined()
+    await replica.check(owner)
+    expect(replica.precheck(owner, 'pk')).toBeUndefined()
+    expect(replica.precheck(owner, 'other')).toBe('key-mismatch')
+    expect(replica.precheck(missing, 'pk')).toBe('not-a-writer')
+    expect(deps.fetched).toEqual([])
+  })
 })
+
