@@ -66,6 +66,8 @@ export interface CatalogInit {
     retryMaxMs?: number
     /** Most log entries kept per companion (100 000); past it the replica stops syncing (`overQuota`) */
     maxEntries?: number
+    /** Most bytes of log entries kept per companion (64 MiB, from 64 KiB to 16 GiB); past it the same as past `maxEntries` */
+    maxBytes?: number
     /** Most replicas open at once (64): online companions and the most recently seen first */
     maxOpen?: number
   }
@@ -115,12 +117,19 @@ export interface Catalog extends Startable {
 }
 
 /** Defaults of {@link CatalogInit.replicas} */
-const DEFAULT_REPLICA_OPTIONS: Readonly<ReplicaOptions> = { openTimeoutMs: 30_000, retryInitialMs: 1_000, retryMaxMs: 60_000, maxEntries: 100_000, maxOpen: 64 }
+const DEFAULT_REPLICA_OPTIONS: Readonly<ReplicaOptions> = { openTimeoutMs: 30_000, retryInitialMs: 1_000, retryMaxMs: 60_000, maxEntries: 100_000, maxBytes: 64 * 2 ** 20, maxOpen: 64 }
 
 const Millis = z.number().int().positive().max(2 ** 31 - 1)
 const OptionsSchema = z.object({
   defaultQueryTimeoutMs: Millis.max(LIMITS.queryTimeoutMs).optional(),
-  replicas: z.object({ openTimeoutMs: Millis.optional(), retryInitialMs: Millis.optional(), retryMaxMs: Millis.optional(), maxEntries: z.number().int().min(1).max(10_000_000).optional(), maxOpen: z.number().int().min(1).max(10_000).optional() }).optional(),
+  replicas: z.object({
+    openTimeoutMs: Millis.optional(),
+    retryInitialMs: Millis.optional(),
+    retryMaxMs: Millis.optional(),
+    maxEntries: z.number().int().min(1).max(10_000_000).optional(),
+    maxBytes: z.number().int().min(64 * 2 ** 10).max(16 * 2 ** 30).optional(),
+    maxOpen: z.number().int().min(1).max(10_000).optional()
+  }).optional(),
   profile: z.record(ProfileFieldSchema, ProfileValueSchema)
     .refine((profile) => !PROTECTED_PROFILE_FIELDS.some((field) => Object.hasOwn(profile, field)), `${PROTECTED_PROFILE_FIELDS.join(' and ')} are written by the catalog; leave them out`)
     .optional()
@@ -337,6 +346,8 @@ export function createCatalog (init: CatalogInit): Catalog {
           state: c.replica == null ? 'none' : replicaState(c.replica),
           size: snapshot?.context.size ?? 0,
           invalid: snapshot?.context.invalid ?? 0,
+          entries: snapshot?.context.entries ?? 0,
+          bytes: snapshot?.context.bytes ?? 0,
           online: c.online
         }
       })

@@ -2,6 +2,7 @@
  * Feeding an OrbitDB log's entries, each exactly once, to an in-memory index
  * (see ./piece-index.ts), so that reads never scan the log.
  */
+import * as dagCbor from '@ipld/dag-cbor'
 import PQueue from 'p-queue'
 import type { PieceChange } from './types.js'
 import type { Entry, Log, Operation } from '@npp/transport'
@@ -14,22 +15,48 @@ export interface EntrySink {
 const noop = async (): Promise<void> => {}
 
 /**
+ * An entry as OrbitDB hands it over, with what our `Entry` type leaves out:
+ * `bytes` (the encoded block, carried by entries some OrbitDB versions decode)
+ * and `_payload` (the encrypted payload of a db with payload encryption)
+ */
+type HandedEntry = Entry<Operation> & { bytes?: unknown, _payload?: unknown }
+
+/**
+ * Size in bytes of an entry's block: its `bytes` when it carries them, else the
+ * length of its dag-cbor encoding. OrbitDB 4.0.0's `Entry.decode` (hence `log.get`,
+ * `log.heads` and the entries of `update` events) returns the decoded fields and
+ * `hash`, without `bytes`; encoding them again without `hash` (and with the encrypted
+ * payload, as `Entry.encode` does) gives the stored block, byte for byte. (A db with
+ * entry encryption stores a larger, encrypted block; the catalog opens none.)
+ */
+export function encodedSize (entry: Entry<Operation>): number {
+  const { hash: _hash, bytes, _payload, ...fields } = entry as HandedEntry
+  if (bytes instanceof Uint8Array) return bytes.byteLength
+  return dagCbor.encode(_payload === undefined ? fields : { ...fields, payload: _payload }).byteLength
+}
+
+/**
  * Feeds every entry of a log exactly once to a sink. OrbitDB emits one
  * `update` per joined head even when the join brought many entries (a
  * companion's 1,000 pieces arrive as one update), so from each new entry we
  * walk back through `next` until we reach entries we have seen: the cost is
  * proportional to what is new, not to the size of the log. Walks run one at
  * a time (a p-queue of concurrency 1), so the sink never sees an entry twice.
+ * It counts what it applied: entries and their encoded size (the replica's quotas).
  */
 export class LogFollower {
   private readonly seen = new Set<string>()
   private readonly listeners = new Set<(changes: PieceChange[]) => void>()
   private readonly queue = new PQueue({ concurrency: 1 })
+  private appliedBytes = 0
 
   constructor (private readonly log: Pick<Log, 'get' | 'heads'>, private readonly sink: EntrySink) {}
 
   /** Number of entries applied so far */
   get entries (): number { return this.seen.size }
+
+  /** Encoded size of the entries applied so far, in bytes (see {@link encodedSize}) */
+  get bytes (): number { return this.appliedBytes }
 
   /** Apply every unseen entry reachable from `from` (default: the log's heads) */
   async catchUp (from?: Array<Entry<Operation>>): Promise<PieceChange[]> {
@@ -69,6 +96,7 @@ export class LogFollower {
       for (const p of parents) if (p != null) stack.push(p)
     }
     if (fresh.length === 0) return []
+    for (const entry of fresh) this.appliedBytes += encodedSize(entry)
     const changes = this.sink.apply(fresh)
     if (changes.length > 0) for (const listener of this.listeners) listener(changes)
     return changes

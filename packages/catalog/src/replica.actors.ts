@@ -8,11 +8,17 @@ import { openReplicaStore } from './stores.js'
 import type { ReplicaStore } from './stores.js'
 import type { Entry, Logger, Operation, Transport } from '@npp/transport'
 
+/**
+ * What a replica holds: valid pieces (`size`), skipped entries (`invalid`), and the
+ * log entries its follower applied (`entries`) with their encoded size (`bytes`)
+ */
+export interface ReplicaCounts { size: number, invalid: number, entries: number, bytes: number }
+
 /** What the follower of a replica reports */
 export type ReplicaFollowerEvent =
-  | { type: 'replica.loaded', hasData: boolean, size: number, invalid: number, entries: number }
-  | { type: 'replica.synced', size: number, invalid: number, entries: number }
-  | { type: 'replica.changed', size: number, invalid: number, entries: number }
+  | ({ type: 'replica.loaded', hasData: boolean } & ReplicaCounts)
+  | ({ type: 'replica.synced' } & ReplicaCounts)
+  | ({ type: 'replica.changed' } & ReplicaCounts)
   | { type: 'replica.error', error: Error }
 
 export interface OpenReplicaInput {
@@ -29,7 +35,7 @@ export const openReplica = fromPromise<ReplicaStore, OpenReplicaInput>(async ({ 
 /** Feeds the index from the db's `update` events; a `join` means we synced with a peer */
 export const followReplica = fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ input, sendBack }) => {
   const { db, follower, index } = input.store
-  const counts = (): { size: number, invalid: number, entries: number } => ({ size: index.size, invalid: index.invalid, entries: follower.entries })
+  const counts = (): ReplicaCounts => ({ size: index.size, invalid: index.invalid, entries: follower.entries, bytes: follower.bytes })
   const fail = (err: unknown): void => { sendBack({ type: 'replica.error', error: toError(err) }) }
   const offChange = follower.onChange(() => { sendBack({ type: 'replica.changed', ...counts() }) })
   const onUpdate = (entry: Entry<Operation>): void => { follower.catchUp([entry]).catch(fail) }

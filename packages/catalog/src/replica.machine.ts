@@ -9,7 +9,7 @@ import { backoffDelay } from '@npp/kit'
 import { assign, sendParent, setup } from 'xstate'
 import { failureReason } from './errors.js'
 import { closeReplica, followReplica, openReplica, stopReplicaSync } from './replica.actors.js'
-import type { ReplicaFollowerEvent } from './replica.actors.js'
+import type { ReplicaCounts, ReplicaFollowerEvent } from './replica.actors.js'
 import type { ReplicaStore } from './stores.js'
 import type { ReplicaOptions } from './types.js'
 import type { CompanionProfile } from '@npp/bus'
@@ -29,6 +29,10 @@ export interface ReplicaContext extends ReplicaInput {
   store: ReplicaStore | undefined
   size: number
   invalid: number
+  /** Log entries applied to the index, as the follower counts them (quota `options.maxEntries`) */
+  entries: number
+  /** Their encoded size in bytes, as the follower counts it (quota `options.maxBytes`) */
+  bytes: number
   /** Reason code when failed */
   reason: string | undefined
   error: Error | undefined
@@ -63,6 +67,20 @@ export const PERMANENT_REPLICA_FAILURES: readonly string[] = ['invalid-address',
 
 const retryable = (context: ReplicaContext): boolean => !PERMANENT_REPLICA_FAILURES.includes(context.reason ?? '')
 
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+
+/** The quotas that `counts` passes, each said with its numbers and the option that raises it (none: within quota) */
+export function passedQuotas (counts: Pick<ReplicaCounts, 'entries' | 'bytes'>, options: Pick<ReplicaOptions, 'maxEntries' | 'maxBytes'>): Array<{ option: string, what: string }> {
+  const passed: Array<{ option: string, what: string }> = []
+  if (counts.entries > options.maxEntries) {
+    passed.push({ option: 'replicas.maxEntries', what: `${counts.entries} log entries, more than the ${options.maxEntries} kept per companion` })
+  }
+  if (counts.bytes > options.maxBytes) {
+    passed.push({ option: 'replicas.maxBytes', what: `${counts.bytes} bytes (${mib(counts.bytes)}) of log entries, more than the ${options.maxBytes} bytes (${mib(options.maxBytes)}) kept per companion` })
+  }
+  return passed
+}
+
 export const replicaMachine = setup({
   types: {
     context: {} as ReplicaContext,
@@ -77,15 +95,17 @@ export const replicaMachine = setup({
     forgetStore: assign({ store: undefined }),
     /** An attempt failed: why, and one more failed attempt */
     recordFailure: assign(({ context }, failure: { reason: string, error: Error }) => ({ ...failure, attempts: context.attempts + 1 })),
-    /** Past its quota: why, said */
-    recordOverQuota: assign(({ context, event }) => {
-      const entries = 'entries' in event ? event.entries : 0
-      return { reason: 'over-quota', error: new Error(`${context.profile.username}'s catalog has ${entries} log entries, more than the ${context.options.maxEntries} kept per companion; it stopped syncing and answers from what it has (raise catalog option replicas.maxEntries to keep more)`) }
+    /** Past its quota (the counts are kept first): which limit, said with the numbers and the option to raise */
+    recordOverQuota: assign(({ context }) => {
+      const passed = passedQuotas(context, context.options)
+      const has = passed.map((p) => p.what).join(', and ')
+      const raise = passed.map((p) => p.option).join(' and ')
+      return { reason: 'over-quota', error: new Error(`${context.profile.username}'s catalog has ${has}; it stopped syncing and answers from what it has (raise catalog option ${raise} to keep more)`) }
     }),
     /** Ready: the failures are over */
     clearFailures: assign({ attempts: 0, reason: undefined, error: undefined }),
-    /** Keep the size and invalid count the follower reported */
-    counts: assign(({ event }) => 'size' in event ? { size: event.size, invalid: event.invalid } : {}),
+    /** Keep the counts the follower reported */
+    counts: assign(({ event }) => 'size' in event ? { size: event.size, invalid: event.invalid, entries: event.entries, bytes: event.bytes } : {}),
     /** Tell the catalog what the replica holds */
     report: sendParent(({ context }): ReplicaReport => ({
       type: 'replica.updated',
@@ -98,7 +118,8 @@ export const replicaMachine = setup({
   },
   guards: {
     hasData: ({ event }) => event.type === 'replica.loaded' && event.hasData,
-    overQuota: ({ context, event }) => 'entries' in event && event.entries > context.options.maxEntries,
+    /** Past `options.maxEntries` or `options.maxBytes` */
+    overQuota: ({ context, event }) => 'entries' in event && passedQuotas(event, context.options).length > 0,
     retryable: ({ context }) => retryable(context),
     retryNow: ({ context }) => context.online && retryable(context)
   },
@@ -108,7 +129,7 @@ export const replicaMachine = setup({
   }
 }).createMachine({
   id: 'replica',
-  context: ({ input }) => ({ ...input, store: undefined, size: 0, invalid: 0, reason: undefined, error: undefined, attempts: 0 }),
+  context: ({ input }) => ({ ...input, store: undefined, size: 0, invalid: 0, entries: 0, bytes: 0, reason: undefined, error: undefined, attempts: 0 }),
   initial: 'opening',
   on: {
     online: { actions: 'setOnline' },
@@ -172,7 +193,7 @@ export const replicaMachine = setup({
           }
         },
         /**
-         * Past `options.maxEntries`: no more syncing (nothing more is fetched or stored), and
+         * Past `options.maxEntries` or `options.maxBytes`: no more syncing (nothing more is fetched or stored), and
          * queries are answered from what the index holds. Stays so until the replica is closed.
          */
         overQuota: {

@@ -104,6 +104,11 @@ export interface ReplicaOptions {
    * (state `overQuota`, reason `over-quota`) and answers from what it has
    */
   maxEntries: number
+  /**
+   * Most bytes of log entries kept of one companion's catalog (the encoded size of every
+   * entry its follower applied): past it, the same as past `maxEntries`
+   */
+  maxBytes: number
   /** Most replicas open at once: online companions and the most recently seen first; the others open when they come online */
   maxOpen: number
 }
@@ -121,6 +126,10 @@ export interface ReplicaInfo {
   size: number
   /** Entries skipped because they failed validation */
   invalid: number
+  /** Log entries applied to the replica's index (quota `replicas.maxEntries`) */
+  entries: number
+  /** Their encoded size in bytes (quota `replicas.maxBytes`) */
+  bytes: number
   online: boolean
 }
 

@@ -29,7 +29,7 @@ const input: CatalogMachineInput = {
   transport,
   defaultQueryTimeoutMs: 1000,
   log,
-  replicas: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 100_000, maxOpen: 64 }
+  replicas: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 100_000, maxBytes: 64 * 2 ** 20, maxOpen: 64 }
 }
 const profileOf = (name: string, pieces = `/orbitdb/${name}-pieces`): CompanionProfile => ({ userDb: `/orbitdb/${name}-user`, username: name, pieces, nodeId: `peer-${name}` })
 

@@ -172,6 +172,9 @@ describe('our catalog on one peer', () => {
     const bus = createBus()
     expect(() => createCatalog({ bus, transport: me.transport, replicas: { openTimeoutMs: 0 } })).toThrow(InvalidCatalogOptionError)
     expect(() => createCatalog({ bus, transport: me.transport, defaultQueryTimeoutMs: 1.5 })).toThrow(/defaultQueryTimeoutMs/)
+    // a byte quota from 64 KiB to 16 GiB
+    expect(() => createCatalog({ bus, transport: me.transport, replicas: { maxBytes: 1024 } })).toThrow(/replicas\.maxBytes/)
+    expect(() => createCatalog({ bus, transport: me.transport, replicas: { maxBytes: 2 ** 40 } })).toThrow(/replicas\.maxBytes/)
   })
 
   it('is Startable: start/stop twice are safe, the API refuses while stopped, and it starts again', async () => {

@@ -17,13 +17,17 @@ const profile = { userDb: '/orbitdb/bob-user', username: 'bob', pieces: '/orbitd
 const log = recordingLogger()
 const store = { db: {}, index: {}, follower: {} } as unknown as ReplicaStore
 
-const input = (options: Partial<ReplicaInput> = {}): ReplicaInput => ({
+const options: ReplicaInput['options'] = { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 1_000, maxBytes: 1_000_000, maxOpen: 64 }
+/** Retries at once (1 ms of backoff) */
+const quickRetries: ReplicaInput['options'] = { ...options, retryInitialMs: 1, retryMaxMs: 1 }
+
+const input = (init: Partial<ReplicaInput> = {}): ReplicaInput => ({
   profile,
   transport: {} as Transport,
   log,
   online: true,
-  options: { openTimeoutMs: 1000, retryInitialMs: 600_000, retryMaxMs: 600_000, maxEntries: 1_000, maxOpen: 64 },
-  ...options
+  options,
+  ...init
 })
 
 interface Fakes {
@@ -42,7 +46,7 @@ function harness (fakes: Fakes = {}, init: Partial<ReplicaInput> = {}) {
       openReplica: fromPromise(async () => await opens[Math.min(seen.attempts++, opens.length - 1)]!()),
       followReplica: fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ sendBack }) => {
         seen.send = sendBack
-        for (const e of fakes.follow ?? [{ type: 'replica.loaded', hasData: true, size: 2, invalid: 1, entries: 3 }]) sendBack(e)
+        for (const e of fakes.follow ?? [{ type: 'replica.loaded', hasData: true, size: 2, invalid: 1, entries: 3, bytes: 1_500 }]) sendBack(e)
       }),
       closeReplica: fromPromise<void, { store: ReplicaStore | undefined }>(async ({ input }) => { seen.closes.push(input.store) }),
       stopReplicaSync: fromPromise<void, { store: ReplicaStore }>(async () => { seen.syncStops++ })
@@ -65,10 +69,11 @@ describe('replicaMachine', () => {
     const { actor, seen } = harness()
     actor.start()
     const ready = await waitFor(actor, (s) => s.matches({ open: 'ready' }))
-    expect(ready.context).toMatchObject({ store, size: 2, invalid: 1, attempts: 0 })
+    expect(ready.context).toMatchObject({ store, size: 2, invalid: 1, entries: 3, bytes: 1_500, attempts: 0 })
     expect(seen.reports).toEqual([{ type: 'replica.updated', userDb: profile.userDb, peerId: 'peer-bob', username: 'bob', pieces: 2, invalid: 1 }])
-    seen.send!({ type: 'replica.changed', size: 3, invalid: 1, entries: 3 })
+    seen.send!({ type: 'replica.changed', size: 3, invalid: 1, entries: 4, bytes: 2_000 })
     expect(seen.reports.map((r) => r.pieces)).toEqual([2, 3])
+    expect(actor.getSnapshot().context).toMatchObject({ entries: 4, bytes: 2_000 })
     actor.stop()
   })
 
@@ -76,7 +81,7 @@ describe('replicaMachine', () => {
     const { actor, seen } = harness()
     actor.start()
     await waitFor(actor, (s) => s.matches({ open: 'ready' }))
-    seen.send!({ type: 'replica.synced', size: 900, invalid: 0, entries: 1_001 })
+    seen.send!({ type: 'replica.synced', size: 900, invalid: 0, entries: 1_001, bytes: 500_000 })
     const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
     expect(over.context.reason).toBe('over-quota')
     expect(over.context.error?.message).toMatch(/1001 log entries, more than the 1000 kept per companion.*replicas\.maxEntries/)
@@ -84,24 +89,58 @@ describe('replicaMachine', () => {
     expect(over.context.store).toBe(store)
     // it reported what it holds; it does not leave the state by itself
     expect(seen.reports.at(-1)?.pieces).toBe(900)
-    seen.send!({ type: 'replica.changed', size: 900, invalid: 0, entries: 1_001 })
+    seen.send!({ type: 'replica.changed', size: 900, invalid: 0, entries: 1_001, bytes: 500_000 })
     expect(actor.getSnapshot().matches({ open: 'overQuota' })).toBe(true)
     actor.stop()
   })
 
+  it('stops syncing past its byte quota, says which limit with the numbers, and keeps answering from what it holds', async () => {
+    const { actor, seen } = harness()
+    actor.start()
+    await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    // few entries, but large ones
+    seen.send!({ type: 'replica.changed', size: 40, invalid: 2, entries: 42, bytes: 1_000_001 })
+    const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
+    expect(over.context).toMatchObject({ reason: 'over-quota', entries: 42, bytes: 1_000_001, store })
+    expect(over.context.error?.message).toBe('bob\'s catalog has 1000001 bytes (1.0 MiB) of log entries, more than the 1000000 bytes (1.0 MiB) kept per companion; ' +
+      'it stopped syncing and answers from what it has (raise catalog option replicas.maxBytes to keep more)')
+    await waitFor(actor, () => seen.syncStops === 1)
+    expect(seen.reports.at(-1)?.pieces).toBe(40)
+    actor.stop()
+  })
+
+  it('goes over its quota straight from what is stored locally, and names both limits when both are passed', async () => {
+    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: true, size: 1_500, invalid: 0, entries: 1_500, bytes: 3_000_000 }] })
+    actor.start()
+    const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
+    expect(over.context.error?.message).toMatch(/1500 log entries, more than the 1000 kept per companion, and 3000000 bytes \(2\.9 MiB\) of log entries.*raise catalog option replicas\.maxEntries and replicas\.maxBytes/)
+    await waitFor(actor, () => seen.syncStops === 1)
+    actor.stop()
+  })
+
+  it('stays ready up to its byte quota (the quota is the most kept, not one less)', async () => {
+    const { actor, seen } = harness()
+    actor.start()
+    await waitFor(actor, (s) => s.matches({ open: 'ready' }))
+    seen.send!({ type: 'replica.synced', size: 1_000, invalid: 0, entries: 1_000, bytes: 1_000_000 })
+    expect(actor.getSnapshot().matches({ open: 'ready' })).toBe(true)
+    expect(seen.syncStops).toBe(0)
+    actor.stop()
+  })
+
   it('waits for the first sync when nothing is stored locally', async () => {
-    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0, entries: 3 }] })
+    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0, entries: 3, bytes: 1_000 }] })
     actor.start()
     await waitFor(actor, (s) => s.matches({ open: 'waiting' }))
     expect(seen.reports).toEqual([])
-    seen.send!({ type: 'replica.synced', size: 5, invalid: 0, entries: 3 })
+    seen.send!({ type: 'replica.synced', size: 5, invalid: 0, entries: 8, bytes: 4_000 })
     expect(actor.getSnapshot().matches({ open: 'ready' })).toBe(true)
     expect(seen.reports.map((r) => r.pieces)).toEqual([5])
     actor.stop()
   })
 
   it('opens a failed replica again after the backoff while online, and forgets the failures once ready', async () => {
-    const { actor, seen } = harness({ opens: [failWith('open-timeout'), failWith('no-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000, maxOpen: 64 } })
+    const { actor, seen } = harness({ opens: [failWith('open-timeout'), failWith('no-manifest'), async () => store] }, { options: quickRetries })
     actor.start()
     const failed = await waitFor(actor, (s) => s.matches('failed'))
     expect(failed.context).toMatchObject({ reason: 'open-timeout', attempts: 1 })
@@ -116,8 +155,8 @@ describe('replicaMachine', () => {
 
   it('waits with kit\'s backoff: retryInitialMs, doubling, at most retryMaxMs', () => {
     const delay = replicaMachine.implementations.delays.retryDelay as (args: { context: { attempts: number, options: ReplicaInput['options'] } }) => number
-    const options = { openTimeoutMs: 1, retryInitialMs: 100, retryMaxMs: 500, maxEntries: 1_000, maxOpen: 64 }
-    expect([1, 2, 3, 4, 5].map((attempts) => delay({ context: { attempts, options } }))).toEqual([100, 200, 400, 500, 500])
+    const backoff = { ...options, retryInitialMs: 100, retryMaxMs: 500 }
+    expect([1, 2, 3, 4, 5].map((attempts) => delay({ context: { attempts, options: backoff } }))).toEqual([100, 200, 400, 500, 500])
   })
 
   it('opens a failed replica again at once when its companion comes online, not while offline', async () => {
@@ -134,7 +173,7 @@ describe('replicaMachine', () => {
   })
 
   it('does not open again after a permanent failure (an invalid manifest), whatever happens', async () => {
-    const { actor, seen } = harness({ opens: [failWith('invalid-manifest'), async () => store] }, { options: { openTimeoutMs: 1000, retryInitialMs: 1, retryMaxMs: 1, maxEntries: 1_000, maxOpen: 64 } })
+    const { actor, seen } = harness({ opens: [failWith('invalid-manifest'), async () => store] }, { options: quickRetries })
     actor.start()
     await waitFor(actor, (s) => s.matches('failed'))
     actor.send({ type: 'online' })

@@ -44,7 +44,9 @@ async function expectAnswers (alice: TestPeer, profile: CompanionProfile): Promi
   const { sources, hits } = await alice.catalog.query({ instrument: 'viola', timeoutMs: 5000 }).done
   expect(sources.find((s) => s.source.peerId === profile.nodeId)).toMatchObject({ status: 'answered', hits: 1 })
   expect(hits.map((h) => h.title)).toEqual(['Étude'])
-  expect(alice.catalog.replicas()).toEqual([expect.objectContaining({ username: 'bob', state: 'ready', size: 1 })])
+  expect(alice.catalog.replicas()).toEqual([expect.objectContaining({ username: 'bob', state: 'ready', size: 1, entries: 1 })])
+  // the encoded size of his one entry, as the replica's follower counted it
+  expect(alice.catalog.replicas()[0]!.bytes).toBeGreaterThan(100)
 }
 
 describe('replicas of companions\' catalogs', () => {
