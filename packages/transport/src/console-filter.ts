@@ -236,7 +236,16 @@ export function consoleCounts (): Omit<TransportDiagnostics, 'refusedIdentities'
   return { orbitdb: { ...counts.orbitdb }, libp2p: counts.libp2p, refusedEntries: counts.refusedEntries, rejectedOnTopics: { ...counts.rejectedOnTopics } }
 }
 
-/** Call `listener` with every notice from now on; returns the unsubscribe function */
+/**
+ * Call `listener` with every notice from now on (OrbitDB's refusals and sync errors,
+ * libp2p's console calls, messages our db-topic validators rejected), process-wide;
+ * returns the unsubscribe function
+ *
+ * @example
+ * ```ts
+ * const off = onNotice((n) => { if (n.source === 'pubsub') console.log('rejected on a db topic:', n.kind) })
+ * ```
+ */
 export function onNotice (listener: (notice: Notice) => void): () => void {
   const { listeners } = state() ?? installConsoleFilter()
   listeners.add(listener)

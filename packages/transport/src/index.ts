@@ -45,7 +45,9 @@
 
 export { createTransport } from './transport.js'
 export type { Transport, TransportInit, PeerInfo, CallOptions, ConnectOptions } from './transport.js'
-export type { TransportDiagnostics, OrbitDBNoticeKind } from './console-filter.js'
+export { onNotice } from './console-filter.js'
+export type { TransportDiagnostics, OrbitDBNoticeKind, Notice } from './console-filter.js'
+export type { TopicRejection } from './topic-validator.js'
 export { transportMachine } from './transport.machine.js'
 export type { TransportMachineContext, TransportMachineEvent, TransportEmitted } from './transport.machine.js'
 export type { ConnectionMonitorOptions, DialPolicy, NppLibp2p, Libp2pServices } from './node.js'

@@ -29,6 +29,7 @@ describe('@npp/transport exports', () => {
       'isAlive',
       'isValidAddress',
       'nppLogger',
+      'onNotice',
       'openOwnDatabase',
       'startSync',
       'transportMachine'

@@ -16,7 +16,7 @@ import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
 import { createCompanions } from '@npp/companions'
 import { createDiscovery } from '@npp/discovery'
-import { Documents, KeyValue, OWN_DATABASES, createTransport, openOwnDatabase } from '@npp/transport'
+import { Documents, KeyValue, OWN_DATABASES, createTransport, onNotice, openOwnDatabase } from '@npp/transport'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { Command, DbState, PeerOptions } from './protocol.js'
@@ -97,6 +97,10 @@ if (options.watchDbs === true) {
     if (match == null) original(...args)
     else out({ event: 'db:refused', reason: match[1], detail: text.slice(0, 200) })
   }
+  // what our gossipsub validators rejected on a db topic before OrbitDB saw it, by reason
+  onNotice((notice) => {
+    if (notice.source === 'pubsub') out({ event: 'db:refused', reason: `topic:${notice.kind}`, detail: notice.detail.slice(0, 200) })
+  })
   for (const [name, db] of Object.entries(own)) {
     db.events.on('error', (err: Error) => { out({ event: 'db:refused', reason: 'sync-error', db: name, detail: err.message.slice(0, 200) }) })
   }
