@@ -7,6 +7,7 @@ import { describeIssues } from '@npp/kit'
 import { KeyValue, inspectDatabase, startSync } from '@npp/transport'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { fromPromise } from 'xstate'
+import { DiscoveryError } from './errors.js'
 import { ProfileSchema } from './schema.js'
 import type { RejectionReason } from './schema.js'
 import type { CompanionProfile } from '@npp/bus'
@@ -35,11 +36,19 @@ export const probeServed = fromPromise<boolean, DbInput & { from: string }>(asyn
   }
 })
 
+/**
+ * What an inspection problem of the announced db means. A fetch that failed
+ * (`no-manifest`, `unreadable-access`: Helia's `blockstore.get` also throws
+ * when telling the other peers that want the block about it fails, e.g. a
+ * dial that timed out on a busy machine, with the block already stored) says
+ * nothing about the db: it did not arrive, and is retried like a manifest
+ * that came too late. Only what the manifests say is final.
+ */
 const USER_DB_PROBLEMS: Record<InspectionProblem, RejectionReason> = {
-  'no-manifest': 'wrong-type',
+  'no-manifest': 'replication-timeout',
   'bad-manifest': 'wrong-type',
   'wrong-type': 'wrong-type',
-  'unreadable-access': 'bad-access',
+  'unreadable-access': 'replication-timeout',
   'bad-access': 'bad-access'
 }
 
@@ -90,6 +99,13 @@ export interface ReplicateInput {
  * OrbitDB emits it after it received that peer's heads and joined every
  * entry they reference, i.e. when the whole log has arrived. (It emits
  * `join` for a peer that sent no heads too: only the announcer's count.)
+ *
+ * OrbitDB emits that `join` also when joining the heads failed (it only
+ * logs the error): an entry before the head, or its writer's identity,
+ * could not be fetched in time, which a busy machine sees. The announcer's
+ * own `user` db is never empty, so an empty log after its `join` is a
+ * replication that did not finish: it rejects (retried as
+ * `replication-timeout`), never validated as a profile without fields.
  */
 export const waitReplicated = fromPromise<{ entries: number, via: string }, ReplicateInput>(async ({ input, signal }) => {
   const { transport, db, from, log } = input
@@ -108,9 +124,24 @@ export const waitReplicated = fromPromise<{ entries: number, via: string }, Repl
   const asked = await startSync(transport.libp2p, db)
   log('waiting for the heads of %s (announced by %s; %d peers have it open)', db.address, from, asked)
   const via = await joined
+  const entries = (await db.log.values()).length
+  if (entries === 0) throw new HeadsNotJoinedError(db.address, via)
   log('joined the heads of %s from %s', db.address, via)
-  return { entries: (await db.log.values()).length, via }
+  return { entries, via }
 })
+
+/**
+ * An announced db's heads came from its announcer, but none of its entries could be
+ * joined (OrbitDB only logs why: an entry or its writer's identity did not arrive in
+ * time). Thrown inside a validation, which retries it as `replication-timeout`; it never
+ * reaches a caller, so it is not exported.
+ */
+export class HeadsNotJoinedError extends DiscoveryError {
+  override readonly kind = 'timeout'
+  constructor (address: string, from: string) {
+    super(`The heads of ${address} from ${from} were exchanged but none of its entries could be joined (an entry or its writer's identity did not arrive in time); it is tried again`)
+  }
+}
 
 export interface ValidateInput {
   transport: Transport
@@ -135,11 +166,12 @@ function profileRecord (entries: ReadonlyArray<{ key: string, value: unknown }>)
   return record
 }
 
+/** As {@link USER_DB_PROBLEMS}: a pieces manifest whose fetch failed did not arrive (retried), it is not of a wrong type */
 const PIECES_PROBLEMS: Record<InspectionProblem, RejectionReason> = {
-  'no-manifest': 'pieces-wrong-type',
+  'no-manifest': 'pieces-not-found',
   'bad-manifest': 'pieces-wrong-type',
   'wrong-type': 'pieces-wrong-type',
-  'unreadable-access': 'pieces-not-owned',
+  'unreadable-access': 'pieces-not-found',
   'bad-access': 'pieces-not-owned'
 }
 

@@ -36,8 +36,14 @@ export interface AnnouncementContext {
 /** Id of the child actor that validates an announced db */
 export const announcementActorId = (userDb: string): string => `db-${userDb.replace(/^\/orbitdb\//, '')}`
 
-/** Reasons that say the machine was too slow, not what the db is */
-const TRANSIENT: ReadonlySet<RejectionReason> = new Set(['replication-timeout', 'pieces-not-found'])
+/**
+ * Reasons that say the machine was too slow, not what the db is. `open-failed`
+ * too: it comes after the manifests were read and passed (a KeyValue db with
+ * an owner-only `IPFSAccessController`, both blocks local), so what is left to
+ * fail is ours, e.g. OrbitDB opening the db while an earlier attempt's open or
+ * close of the same db (abandoned at its timeout) still holds its storage.
+ */
+const TRANSIENT: ReadonlySet<RejectionReason> = new Set(['replication-timeout', 'pieces-not-found', 'open-failed'])
 
 const errorText = (error: unknown): string => error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 

@@ -45,13 +45,13 @@ export type RejectionReason =
   | 'own-db'
   /** the db's manifest did not arrive within `replicationTimeoutMs` and its announcer does not have it open: it may not exist */
   | 'not-found'
-  /** the db (open at its announcer) did not arrive within `replicationTimeoutMs`: its manifest, or its heads; retried */
+  /** the db (open at its announcer) did not arrive within `replicationTimeoutMs` (its manifest, or its heads), its manifests' fetch failed, or its heads came but could not be joined; retried */
   | 'replication-timeout'
   /** the announced db is not a KeyValue db (or no OrbitDB db at all) */
   | 'wrong-type'
   /** the announced db is not write-restricted (`IPFSAccessController` with a writer other than `*`) */
   | 'bad-access'
-  /** OrbitDB could not open the db */
+  /** OrbitDB could not open the db (after its manifests passed: a local failure; retried) */
   | 'open-failed'
   /** the profile has no `pieces` field */
   | 'no-pieces'
@@ -59,7 +59,7 @@ export type RejectionReason =
   | 'invalid-profile'
   /** `nodeId` is not the peer that signed the announcement */
   | 'node-id-mismatch'
-  /** the `pieces` db's manifest did not arrive within `replicationTimeoutMs` (retried) */
+  /** the `pieces` db's manifests did not arrive within `replicationTimeoutMs`, or their fetch failed (retried) */
   | 'pieces-not-found'
   /** `pieces` is not the address of a Documents db */
   | 'pieces-wrong-type'

@@ -292,6 +292,25 @@ describe('discoveryMachine', () => {
     expect(h.emitted.filter((e) => e.type === 'db:announced')).toHaveLength(1)
   })
 
+  it('retries a db that OrbitDB could not open after its manifests passed: the failure is ours, not the db\'s', async () => {
+    const opening = announcementMachine.provide({
+      actors: {
+        probeServed: fromPromise(async () => true),
+        readManifests: fromPromise<Verdict, DbInput>(async () => ({ ok: true })),
+        // e.g. an earlier attempt's open of the same db, abandoned at its timeout, still holds its storage
+        openDatabase: fromPromise<KeyValueDatabase, DbInput>(async () => { throw new Error('Database failed to open: LEVEL_LOCKED') })
+      }
+    })
+    const h = harness({ announcement: opening })
+    await running(h)
+    h.bus.emit('peer:connected', { peerId: 'p1', multiaddrs: [] })
+    h.announce('p1', dbAddress(0))
+    await settle()
+    expect(h.retrying()).toEqual([['open-failed', 1]])
+    expect(h.reasons()).toEqual([])
+    expect(h.emitted.find((e) => e.type === 'discovery:retrying')).toMatchObject({ detail: expect.stringContaining('LEVEL_LOCKED') })
+  })
+
   it('retries a replication that timed out while its sender is connected, and drops the retry when it disconnects', async () => {
     const h = harness()
     await running(h)
