@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createOutput, terminalSafe } from '../src/cli/output.js'
+import { createOutput, jsonLine, terminalSafe } from '../src/cli/output.js'
 
 afterEach(() => { vi.restoreAllMocks() })
 
@@ -14,5 +14,17 @@ describe('terminal output of remote text', () => {
     createOutput(false).result({}, () => 'user \u001b[31mred\u001b[0m')
     createOutput(true).result({ username: '\u001b[31m' }, () => '')
     expect(log.mock.calls).toEqual([['user [31mred[0m'], ['{"username":"\\u001b[31m"}']])
+  })
+
+  it('JSON lines escape what JSON.stringify leaves raw (DEL, C1, bidi) and parse back to the same value', () => {
+    const value = { username: 'mal\u009b31m\u202eevil\u007f\u001b]0;x\u0007', n: 1, nested: ['\u2066é\u2069'] }
+    const line = jsonLine(value)
+    expect(line).toBe('{"username":"mal\\u009b31m\\u202eevil\\u007f\\u001b]0;x\\u0007","n":1,"nested":["\\u2066é\\u2069"]}')
+    // eslint-disable-next-line no-control-regex
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/)
+    expect(JSON.parse(line)).toEqual(value)
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {})
+    createOutput(true).result(value, () => '')
+    expect(log.mock.calls).toEqual([[line]])
   })
 })

@@ -72,7 +72,17 @@ export interface TransportDiagnostics {
    * them (neither queued nor forwarded), by reason; not part of `refusedEntries`
    */
   rejectedOnTopics: Record<TopicRejection, number>
+  /**
+   * Dials our dial policy refused: addresses the connection gater denied before libp2p
+   * opened any socket (e.g. a companion's advertised address beyond loopback). Per
+   * transport, unlike the rest: `count` since it was created, `recent` the last 16
+   * addresses, newest first.
+   */
+  deniedDials: { count: number, recent: string[] }
 }
+
+/** The counts kept for the whole process (the rest of {@link TransportDiagnostics} is the transport's) */
+type ProcessCounts = Omit<TransportDiagnostics, 'refusedIdentities' | 'deniedDials'>
 
 export type Notice =
   | { source: 'orbitdb', kind: OrbitDBNoticeKind, detail: string }
@@ -97,7 +107,7 @@ const FORWARDER = /^(?:async )?(?:\S+\.)?(?:error|warn)(?: \[as \w+\])?$|\bnode:
 const STATE = Symbol.for('@npp/transport/console-filter')
 
 interface FilterState {
-  counts: Omit<TransportDiagnostics, 'refusedIdentities'>
+  counts: ProcessCounts
   listeners: Set<(notice: Notice) => void>
 }
 
@@ -109,7 +119,7 @@ function state (): FilterState | undefined {
   return (globalThis as { [STATE]?: FilterState })[STATE]
 }
 
-function freshCounts (): Omit<TransportDiagnostics, 'refusedIdentities'> {
+function freshCounts (): ProcessCounts {
   const orbitdb = { 'not-allowed': 0, 'wrong-log': 0, 'bad-signature': 0, 'invalid-entry': 0, keystore: 0, 'sync-error': 0, other: 0 }
   const rejectedOnTopics = { 'too-large': 0, undecodable: 0, 'wrong-log': 0, 'unknown-identity': 0, 'not-a-writer': 0, 'bad-identity': 0, 'key-mismatch': 0 }
   return { orbitdb, libp2p: 0, refusedEntries: 0, rejectedOnTopics }
@@ -231,7 +241,7 @@ export function installConsoleFilter (): FilterState {
 }
 
 /** A copy of the counts so far (all zero before the filter is installed) */
-export function consoleCounts (): Omit<TransportDiagnostics, 'refusedIdentities'> {
+export function consoleCounts (): ProcessCounts {
   const counts = state()?.counts ?? freshCounts()
   return { orbitdb: { ...counts.orbitdb }, libp2p: counts.libp2p, refusedEntries: counts.refusedEntries, rejectedOnTopics: { ...counts.rejectedOnTopics } }
 }

@@ -50,6 +50,8 @@ export interface NodeOptions {
   connectionMonitor?: ConnectionMonitorOptions | false
   /** Which addresses libp2p may dial on its own; see `TransportInit.dialPolicy` */
   dialPolicy?: DialPolicy
+  /** Called with every address the dial policy refuses (before any socket is opened) */
+  onDialDenied?: (ma: Multiaddr) => void
 }
 
 /**
@@ -195,8 +197,13 @@ export async function startNode (options: NodeOptions): Promise<Node> {
       privateKey,
       // The network rule: by default nothing is dialled beyond loopback, whatever
       // addresses other peers advertise, unless the user named the address.
+      // libp2p asks the gater for every address before it dials it (or checks it is dialable)
       connectionGater: {
-        denyDialMultiaddr: (ma: Multiaddr) => policy === 'loopback' && !isLoopback(ma) && !allowed.has(dialKey(ma))
+        denyDialMultiaddr: (ma: Multiaddr) => {
+          const deny = policy === 'loopback' && !isLoopback(ma) && !allowed.has(dialKey(ma))
+          if (deny) options.onDialDenied?.(ma)
+          return deny
+        }
       },
       // libp2p's own state (the peer store: every peer's addresses, protocols and keys,
       // rewritten on each identify and identify push) stays in memory. On LevelDB it was the

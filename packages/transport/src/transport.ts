@@ -107,10 +107,14 @@ export interface Transport extends Startable {
   /**
    * What OrbitDB and libp2p reported below us (refused remote entries by kind,
    * db sync errors), counted instead of printed; process-wide, available
-   * whether or not the transport is online. See {@link TransportDiagnostics}.
+   * whether or not the transport is online; and the dials this transport's dial
+   * policy refused. See {@link TransportDiagnostics}.
    */
   diagnostics(): TransportDiagnostics
 }
+
+/** Addresses kept in `diagnostics().deniedDials.recent` */
+const MAX_RECENT_DENIED = 16
 
 function parsePeerId (input: string): PeerId {
   try {
@@ -144,6 +148,12 @@ export function createTransport (init: TransportInit): Transport {
   const log = nppLogger('transport')
   const dialTimeoutMs = init.dialTimeoutMs ?? 10_000
   const sendTimeoutMs = init.sendTimeoutMs ?? 5_000
+  const denied = { count: 0, recent: [] as string[] }
+  const onDialDenied = (ma: Multiaddr): void => {
+    denied.count++
+    denied.recent = [ma.toString().slice(0, 256), ...denied.recent].slice(0, MAX_RECENT_DENIED)
+    log('the dial policy refused to dial %s', ma.toString())
+  }
   const actor = createActor(transportMachine, {
     input: {
       options: {
@@ -152,7 +162,8 @@ export function createTransport (init: TransportInit): Transport {
         bootstrap: init.bootstrap ?? 'none',
         identityId: init.identityId,
         connectionMonitor: resolveMonitor(init.connectionMonitor),
-        dialPolicy: init.dialPolicy
+        dialPolicy: init.dialPolicy,
+        onDialDenied
       }
     }
   })
@@ -267,7 +278,7 @@ export function createTransport (init: TransportInit): Transport {
     },
 
     diagnostics () {
-      return { ...consoleCounts(), refusedIdentities: { ...refusedIdentities } }
+      return { ...consoleCounts(), refusedIdentities: { ...refusedIdentities }, deniedDials: { count: denied.count, recent: [...denied.recent] } }
     }
   }
   return transport

@@ -117,9 +117,18 @@ describe('dial policy (the network rule)', () => {
     await t.start()
     // 192.0.2.0/24 is TEST-NET-1: the gater refuses it before any packet leaves (loopback-only policy)
     const advertised = '/ip4/192.0.2.1/tcp/22/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    expect(t.diagnostics().deniedDials).toEqual({ count: 0, recent: [] })
     const err = await t.connect(advertised, { advertised: true, timeoutMs: 2_000 }).catch((e: unknown) => e as Error)
     expect(err).toBeInstanceOf(PeerUnreachableError)
     expect(String((err as Error & { cause?: Error }).cause?.name)).toMatch(/Denied/)
+    // counted by the transport (per transport), with the address
+    expect(t.diagnostics().deniedDials).toEqual({ count: 1, recent: [advertised] })
+    // an advertised loopback address passes the policy: dialled (nobody listens on port 1), not counted
+    const loopback = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    const refused = await t.connect(loopback, { advertised: true, timeoutMs: 2_000 }).catch((e: unknown) => e as Error)
+    expect(refused).toBeInstanceOf(PeerUnreachableError)
+    expect(String((refused as Error & { cause?: Error }).cause?.name)).not.toMatch(/Denied/)
+    expect(t.diagnostics().deniedDials).toEqual({ count: 1, recent: [advertised] })
   })
 
   it('dials only loopback by default, and anything once the user configured a wider address', async () => {

@@ -11,6 +11,7 @@
  * on Linux: an `acked` line is out before the next write starts, so a SIGKILL
  * can lose an unacknowledged write but never the report of an acknowledged one.
  */
+import { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
@@ -71,6 +72,36 @@ const discovery = createDiscovery({
   accept: 'all',
   ...options.discovery
 })
+
+if (options.watchDials === true) {
+  // every TCP socket this process opens, reported before it connects (libp2p's TCP transport
+  // and anything else): no address beyond loopback may ever show up here
+  const original = Socket.prototype.connect
+  Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+    // net.connect() passes its arguments on normalised: one array [options, callback]
+    const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0]
+    if (first != null && typeof first === 'object') {
+      const { host, port } = first as { host?: unknown, port?: unknown }
+      out({ event: 'socket:connect', host: String(host ?? 'localhost'), port: Number(port) })
+    } else if (typeof first === 'number' || typeof first === 'string') {
+      out({ event: 'socket:connect', host: typeof args[1] === 'string' ? args[1] : 'localhost', port: Number(first) })
+    }
+    return (original as (...a: unknown[]) => Socket).apply(this, args)
+  } as typeof Socket.prototype.connect
+  // every dial through the transport (ours and the companions' redials), and how it ended
+  const connect = transport.connect.bind(transport)
+  transport.connect = async (address, connectOptions = {}) => {
+    const advertised = connectOptions.advertised === true
+    try {
+      const result = await connect(address, connectOptions)
+      out({ event: 'dial', address, advertised, ok: true })
+      return result
+    } catch (err) {
+      out({ event: 'dial', address, advertised, ok: false, error: (err as Error).name, cause: ((err as Error).cause as Error | undefined)?.name })
+      throw err
+    }
+  }
+}
 
 await transport.start()
 await catalog.start()
@@ -234,6 +265,9 @@ async function run (command: Command): Promise<unknown> {
     case 'replica': return await replicaOf(command.peerId, command.timeoutMs ?? 2_000)
     case 'waitReplica': return await waitReplica(command.peerId, command.hashes, command.timeoutMs)
     case 'companions': return { companions: await companions.list() }
+    case 'pending': return { pending: discovery.pending() }
+    case 'accept': return { accepted: discovery.accept(command.target) }
+    case 'decline': return { declined: await discovery.decline(command.target) }
     case 'diagnostics': return transport.diagnostics()
     case 'dbState': return { pieces: await stateOf(own.pieces), user: await stateOf(own.user), companions: await stateOf(own.companions) }
     case 'stats': {

@@ -4,6 +4,7 @@
  * wire protocol the way a buggy or malicious implementation would.
  */
 import { rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -27,6 +28,7 @@ import type { OrbitDB } from './orbitdb-types.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
+import type { AddressInfo } from 'node:net'
 
 // a type alias, not an interface: libp2p's ServiceMap needs an index signature
 type Services = { identify: Identify, pubsub: GossipSub }
@@ -59,6 +61,8 @@ export type ForgeKind = 'claimed-identity' | 'own-identity' | 'wrong-log' | 'bad
 export interface HostilePeer {
   readonly peerId: string
   readonly libp2p: Libp2p<Services>
+  /** Where it really listens (TCP on 127.0.0.1, with /p2p/): with `announce`, not what identify tells */
+  readonly listenAddress: string
   connect(address: string): Promise<void>
   /** Subscribe to a topic (e.g. to relay other peers' messages on it) */
   subscribe(topic: string): void
@@ -71,8 +75,14 @@ export interface HostilePeer {
   waitOutbound(peerId: string, timeoutMs?: number): Promise<void>
   /** Publish raw bytes on a topic; resolves with the number of peers it went to */
   publish(topic: string, bytes: Uint8Array): Promise<number>
-  /** An OrbitDB of the hostile peer's own (created on first use; blocks in memory) */
+  /** An OrbitDB of the hostile peer's own (created on first use; blocks in memory); not for a `light` peer */
   orbitdb(): Promise<OrbitDB>
+  /**
+   * Serve a db's heads as OrbitDB's `Sync` would, without an OrbitDB: subscribe to the db's
+   * topic and answer the head exchange (`/orbitdb/heads<address>`) with these encoded entries
+   * (the blocks they point to are another peer's to serve, e.g. over its bitswap)
+   */
+  serveHeads(address: string, heads: Uint8Array[]): Promise<void>
   /** A correctly encoded entry for `target`'s log, forged as `kind` says; its bytes go on the db's topic */
   forge(kind: ForgeKind, target: ForgeTarget, payload: unknown, seq: number): Promise<{ hash: string, bytes: Uint8Array }>
   stop(): Promise<void>
@@ -91,13 +101,31 @@ export interface HostilePeerOptions {
    * to them at once, whatever the mesh looks like (a deterministic relay)
    */
   directPeers?: string[]
+  /** libp2p, identify and gossipsub only: no Helia, no OrbitDB (one of many identities of one attacker) */
+  light?: boolean
+  /** Tell other peers (identify) only these addresses, not where we listen (libp2p's `addresses.announce`) */
+  announce?: string[]
+}
+
+/** A TCP port nobody listens on at 127.0.0.1 right now */
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => { resolve(port) })
+    })
+  })
 }
 
 export async function createHostilePeer (options: HostilePeerOptions = {}): Promise<HostilePeer> {
   const datastore = new MemoryDatastore()
+  // with `announce`, libp2p reports only the announced addresses: listen on a port we know
+  const port = options.announce == null ? 0 : await freePort()
   const libp2p = await createLibp2p({
     datastore,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    addresses: { listen: [`/ip4/127.0.0.1/tcp/${port}`], ...(options.announce == null ? {} : { announce: options.announce }) },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -118,14 +146,18 @@ export async function createHostilePeer (options: HostilePeerOptions = {}): Prom
   })
   // Helia (bitswap) starts with libp2p, before any connection: peers learn the protocols
   // we speak from identify when we connect, and this peer has no identify push
-  const helia = new Helia<Libp2p<Services>>({ libp2p, blockstore: new MemoryBlockstore(), datastore, blockBrokers: [bitswap()] })
-  await helia.start()
+  const helia = options.light === true ? undefined : new Helia<Libp2p<Services>>({ libp2p, blockstore: new MemoryBlockstore(), datastore, blockBrokers: [bitswap()] })
+  await helia?.start()
   let orbit: OrbitDB | undefined
   const directory = join(tmpdir(), `npp-hostile-${process.pid}-${libp2p.peerId.toString().slice(-8)}`)
   const pubsub = libp2p.services.pubsub
+  const listenAddress = port === 0
+    ? libp2p.getMultiaddrs().map(String).find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'))!
+    : `/ip4/127.0.0.1/tcp/${port}/p2p/${libp2p.peerId.toString()}`
 
   const orbitdb = async (): Promise<OrbitDB> => {
     if (orbit != null) return orbit
+    if (helia == null) throw new Error('a light hostile peer has no OrbitDB')
     const created = await createOrbitDB({ ipfs: helia, id: `hostile-${libp2p.peerId.toString()}`, directory })
     orbit = created
     return created
@@ -134,6 +166,7 @@ export async function createHostilePeer (options: HostilePeerOptions = {}): Prom
   return {
     peerId: libp2p.peerId.toString(),
     libp2p,
+    listenAddress,
     async connect (address) {
       // libp2p refuses more than 5 inbound connections per second from one IP (its
       // `inboundConnectionThreshold`), and every hostile identity dials from 127.0.0.1:
@@ -180,6 +213,24 @@ export async function createHostilePeer (options: HostilePeerOptions = {}): Prom
       return recipients.length
     },
     orbitdb,
+    async serveHeads (address, heads) {
+      // OrbitDB's Sync: both sides send their heads, one message each, then close; the other
+      // side dials us once it sees us subscribed to the db's topic
+      await libp2p.handle(`/orbitdb/heads${address}`, async (stream) => {
+        try {
+          await Promise.all([
+            (async () => { for await (const chunk of stream) void chunk })(),
+            (async () => {
+              for (const bytes of heads) stream.send(bytes)
+              await stream.close()
+            })()
+          ])
+        } catch (err) {
+          stream.abort(err as Error)
+        }
+      })
+      pubsub.subscribe(address)
+    },
     async forge (kind, target, payload, seq) {
       const me = (await orbitdb()).identity as unknown as SigningIdentity
       const value = {
@@ -203,11 +254,16 @@ export async function createHostilePeer (options: HostilePeerOptions = {}): Prom
     },
     async stop () {
       await orbit?.stop()
-      await helia.stop()
+      await helia?.stop()
       await libp2p.stop()
       await rm(directory, { recursive: true, force: true })
     }
   }
+}
+
+/** A db's heads as OrbitDB sends them in its head exchange (for {@link HostilePeer.serveHeads}) */
+export async function encodedHeads (db: { log: { heads(): Promise<object[]> } }): Promise<Uint8Array[]> {
+  return await Promise.all((await db.log.heads()).map(async (head) => (await Entry.encode(head)).bytes))
 }
 
 /** The CID of an identity-like block that is stored nowhere (so fetching it can only time out) */

@@ -31,6 +31,12 @@ export interface PeerOptions {
   statsEveryMs?: number
   /** Report every refused OrbitDB entry and db sync error of our own dbs (`db:refused`) */
   watchDbs?: boolean
+  /**
+   * Report every `transport.connect()` (the companions' redials too) and how it ended
+   * (`dial`: address, advertised, ok or the error's and its cause's names), and every TCP
+   * socket the process opens (`socket:connect`: host, port), before it sends anything
+   */
+  watchDials?: boolean
 }
 
 /** A piece a child writes: its hash is the CID (raw, sha2-256) of `seed` */
@@ -56,6 +62,12 @@ export type Command =
   /** Resolve once our replica of `peerId`'s catalog holds every hash (event-driven); replies `{ ok, missing, ms }` */
   | { cmd: 'waitReplica', peerId: string, hashes: string[], timeoutMs: number }
   | { cmd: 'companions' }
+  /** `discovery.pending()`: validated peers waiting for consent, oldest first */
+  | { cmd: 'pending' }
+  /** `discovery.accept(target)` (a peer id or user db); replies `{ accepted }` */
+  | { cmd: 'accept', target: string }
+  /** `discovery.decline(target)`; replies `{ declined }` once the tombstone is written */
+  | { cmd: 'decline', target: string }
   /** Heads and values of our pieces, user and companions dbs */
   | { cmd: 'dbState' }
   /** `transport.diagnostics()` of the child */

@@ -31,12 +31,20 @@ const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a
 /** Text fit for a terminal: every {@link UNSAFE} character is dropped */
 export const terminalSafe = (text: string): string => text.replace(UNSAFE, '')
 
+/**
+ * One line of JSON fit for a terminal: `JSON.stringify` escapes C0 controls but leaves
+ * DEL, C1 and bidi characters raw; here every {@link UNSAFE} character is escaped too
+ * (`\u009b`), so the line parses to the same value and shows no control on a terminal
+ */
+export const jsonLine = (value: unknown): string =>
+  JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+
 export function createOutput (json: boolean): Output {
   const interactive = process.stderr.isTTY && !('CI' in process.env)
   return {
     json,
     result (value, human) {
-      if (json) console.log(JSON.stringify(value))
+      if (json) console.log(jsonLine(value))
       else {
         // every text result passes here: remote text never reaches the terminal raw
         const text = terminalSafe(human())

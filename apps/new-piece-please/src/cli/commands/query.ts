@@ -1,7 +1,7 @@
 import { QueryBody } from '../../api/schemas.js'
 import { QueryFailedError } from '../../errors.js'
 import { check, common, withPeer } from '../command.js'
-import { short } from '../output.js'
+import { jsonLine, short, terminalSafe } from '../output.js'
 import type { QueryLine } from '../../api/routes/query.js'
 import type { Common } from '../command.js'
 import type { CatalogHit, QueryEvent, QuerySource } from '@npp/catalog'
@@ -50,12 +50,13 @@ export function queryCommands (program: Command): void {
             progress.fail()
             throw new QueryFailedError(line.error.name, line.error.message)
           }
+          // titles, composers and usernames are remote text: never raw on the terminal
           if (out.json) {
-            console.log(JSON.stringify(line))
+            console.log(jsonLine(line))
             continue
           }
           progress.fail() // clear the spinner line before printing
-          for (const text of eventLines(line)) console.log(text)
+          for (const text of eventLines(line)) console.log(terminalSafe(text))
         }
       })
     })
