@@ -4,10 +4,13 @@
 // 3. the same peer while 10,000 hostile messages (tests/reliability's categories, one hostile
 //    identity per category, flow-controlled so that every message reached it) arrive on its
 //    topic; RSS right after, 30 s after (as the OS sees it), and 30 s after with a full GC.
+// Steps 2 and 3 run twice, each on a fresh repo: with Node's defaults (`node_defaults`, the old
+// path) and with the Node settings `npp start` runs a peer with (`npp_runtime`, the app's
+// PEER_RUNTIME: a small young generation, glibc malloc tunables).
 //
 // Usage: node memory.mjs [--settle 30]
 // Progress goes to stderr; the last line on stdout is one JSON object:
-// {"name":"memory","raw_idle_rss_mb":..,"idle_rss_mb":..,"hostile":{"messages":10000,"before_rss_mb":..,"peak_rss_mb":..,"after_rss_mb":..,"after_30s_rss_mb":..,"after_30s_gc_rss_mb":..,..},"goals_mb":{..}}
+// {"name":"memory","raw_idle_rss_mb":..,"idle_rss_mb":..,"after_hostile_rss_mb":..,"node_defaults":{"idle_rss_mb":..,"hostile":{..}},"npp_runtime":{..},"goals_mb":{..}}
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { CATEGORY_COUNTS, ChildPeer, categoryMessages, createHostilePeer, missingAddresses, now } from '@npp/reliability'
 import { round } from '@npp/testkit'
+import { PEER_RUNTIME } from 'new-piece-please/runtime'
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -49,16 +53,16 @@ async function rawPeerRss () {
 const dirs = []
 const hostiles = []
 let target
-try {
-  log('raw libp2p + Helia + OrbitDB peer')
-  const raw = await rawPeerRss()
 
+/** A new npp peer with `runtime` (Node flags and environment): idle, then 10,000 hostile messages */
+async function measure (label, runtime) {
   const repo = await mkdtemp(join(tmpdir(), 'npp-bench-memory-'))
   dirs.push(repo)
   target = await ChildPeer.start({
     name: 'target',
     repo,
-    nodeFlags: ['--expose-gc'],
+    nodeFlags: ['--expose-gc', ...runtime.nodeFlags],
+    env: runtime.env,
     stderr: false,
     // as tests/reliability's hostile suite: short retries, no liveness pings (the hostile peers
     // publish from this busy process), every db of a sender judged
@@ -66,7 +70,7 @@ try {
   })
   await sleep(2_000) // let the start's work finish before measuring idle
   const idle = await target.request({ cmd: 'stats', gc: true })
-  log(`idle: ${mb(idle.rss)} MB RSS`)
+  log(`${label} idle: ${mb(idle.rss)} MB RSS`)
 
   // per sender: messages sent, and messages the target's transport accounted for
   const sent = new Map()
@@ -116,22 +120,21 @@ try {
     if (!caughtUp(h.peerId)) await target.waitFor(() => caughtUp(h.peerId), { timeoutMs: 120_000, what: `delivery of the ${category} messages` })
     const { rss } = await target.request({ cmd: 'stats' })
     rssByCategory[category] = mb(rss)
-    log(`${category}: ${n} delivered, ${mb(rss)} MB RSS`)
+    log(`${label} ${category}: ${n} delivered, ${mb(rss)} MB RSS`)
   }
   const sentMs = now() - started
   const after = await target.request({ cmd: 'stats' })
-  log(`10,000 delivered in ${round(sentMs)} ms; waiting ${SETTLE_MS / 1000} s`)
+  log(`${label} 10,000 delivered in ${round(sentMs)} ms; waiting ${SETTLE_MS / 1000} s`)
   await sleep(SETTLE_MS)
   const settled = await target.request({ cmd: 'stats' })
   const settledGc = await target.request({ cmd: 'stats', gc: true })
   const samples = target.events.filter((e) => e.event === 'stats' && e.at >= started)
   const peak = (field) => Math.max(...samples.map((s) => s[field]), after[field])
   if (!target.alive) throw new Error('the target crashed')
-
-  console.log(JSON.stringify({
-    name: 'memory',
-    raw_idle_rss_mb: mb(raw.rss),
-    raw_idle_heap_mb: mb(raw.heapUsed),
+  await Promise.all(hostiles.splice(0).map(async (h) => { await h.stop().catch(() => {}) }))
+  await target.stop()
+  target = undefined
+  return {
     idle_rss_mb: mb(idle.rss),
     idle_heap_mb: mb(idle.heapUsed),
     hostile: {
@@ -149,7 +152,24 @@ try {
       after_30s_gc_heap_mb: mb(settledGc.heapUsed),
       after_30s_gc_heap_total_mb: mb(settledGc.heapTotal),
       after_30s_gc_external_mb: mb(settledGc.external)
-    },
+    }
+  }
+}
+
+try {
+  log('raw libp2p + Helia + OrbitDB peer')
+  const raw = await rawPeerRss()
+  const defaults = await measure('node defaults', { nodeFlags: [], env: {} })
+  const tuned = await measure('npp runtime', PEER_RUNTIME)
+  console.log(JSON.stringify({
+    name: 'memory',
+    raw_idle_rss_mb: mb(raw.rss),
+    raw_idle_heap_mb: mb(raw.heapUsed),
+    // the peer as `npp start` runs it
+    idle_rss_mb: tuned.idle_rss_mb,
+    after_hostile_rss_mb: tuned.hostile.after_30s_rss_mb,
+    npp_runtime: { node_flags: PEER_RUNTIME.nodeFlags, env: PEER_RUNTIME.env, ...tuned },
+    node_defaults: defaults,
     goals_mb: { idle_rss: 120, after_hostile_rss: 200 }
   }))
 } finally {

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // The `npp` command. Needs Node >= 22.19 (`pnpm npp ...` from the repo root uses the
 // project's pinned Node 24) and the compiled app (`pnpm build`).
-import { runCommand } from '../dist/cli/main.js'
+import { applyPeerRuntime } from '../dist/runtime.js'
+
+// `npp start` goes on in this same process under the peer's Node settings (see runtime.ts)
+applyPeerRuntime()
+const { runCommand } = await import('../dist/cli/main.js')
 
 const { code, endsByItself } = await runCommand(process.argv)
 if (endsByItself) {

@@ -1,6 +1,7 @@
-import { access, stat, writeFile } from 'node:fs/promises'
+import { access, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PEER_RUNTIME } from '../src/runtime.js'
 import { Cleanups, exitsWithin, followBus, npp, NppPeer, tempDir } from './helpers.js'
 
 // Two peers, each `npp start` in its own OS process, and every command run as
@@ -33,6 +34,15 @@ describe('npp start', () => {
     expect(alice.info.userDb).toMatch(/^\/orbitdb\/zdpu/)
     expect(alice.info.dashboard).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{43}$/)
     expect((await stat(join(alice.repo, 'api.token'))).mode & 0o777).toBe(0o600)
+  })
+
+  it('runs the peer under the peer runtime (Node flags, malloc tunables), in the process it was started as', async () => {
+    // the pid `npp start` reports is the process we spawned: execve kept it
+    expect(alice.info.pid).toBe(alice.process.child.pid)
+    const args = (await readFile(`/proc/${alice.info.pid}/cmdline`, 'utf8')).split('\0')
+    for (const flag of PEER_RUNTIME.nodeFlags) expect(args).toContain(flag)
+    const env = Object.fromEntries((await readFile(`/proc/${alice.info.pid}/environ`, 'utf8')).split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+    expect(env).toMatchObject({ ...PEER_RUNTIME.env, NPP_PEER_RUNTIME: 'on' })
   })
 
   it('refuses a second peer on the same repo (exit 1) and a dashboard on another interface (exit 2)', async () => {

@@ -23,6 +23,8 @@ export interface SpawnOptions {
   netns?: string
   /** Extra Node flags, e.g. `--expose-gc` */
   nodeFlags?: string[]
+  /** Extra environment variables (on top of ours) */
+  env?: Record<string, string>
   /** Called with every event as it arrives */
   onEvent?: (event: ChildEvent) => void
   /** Pass the child's stderr through to ours (default true) */
@@ -63,9 +65,10 @@ export class ChildPeer {
   private constructor (init: SpawnOptions) {
     this.name = init.name
     const args = [...(init.nodeFlags ?? []), CHILD_SCRIPT, init.repo, JSON.stringify(init.options ?? {})]
+    const env = { ...process.env, ...init.env }
     this.process = init.netns == null
-      ? spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn('ip', ['netns', 'exec', init.netns, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      ? spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env })
+      : spawn('ip', ['netns', 'exec', init.netns, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env })
     this.process.stdin.on('error', () => {}) // writing to a killed child
     this.process.stderr.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-4000)
