@@ -60,7 +60,7 @@ const transport = createTransport({
   ...(options.listen == null ? { listen: ['/ip4/127.0.0.1/tcp/0'] } : { listen: options.listen }),
   ...(options.connectionMonitor == null ? {} : { connectionMonitor: options.connectionMonitor })
 })
-const catalog = createCatalog({ bus, transport, ...(options.profile == null ? {} : { profile: options.profile }) })
+const catalog = createCatalog({ bus, transport, ...(options.profile == null ? {} : { profile: options.profile }), ...options.catalog })
 const companions = createCompanions({ bus, transport, ...(options.backoff == null ? {} : { backoff: options.backoff }) })
 const discovery = createDiscovery({
   bus,
@@ -265,6 +265,7 @@ async function run (command: Command): Promise<unknown> {
     case 'replica': return await replicaOf(command.peerId, command.timeoutMs ?? 2_000)
     case 'waitReplica': return await waitReplica(command.peerId, command.hashes, command.timeoutMs)
     case 'companions': return { companions: await companions.list() }
+    case 'replicas': return { replicas: catalog.replicas() }
     case 'pending': return { pending: discovery.pending() }
     case 'accept': return { accepted: discovery.accept(command.target) }
     case 'decline': return { declined: await discovery.decline(command.target) }

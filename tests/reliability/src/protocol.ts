@@ -25,6 +25,8 @@ export interface PeerOptions {
   }
   /** Profile fields written on first start (e.g. `username`) */
   profile?: Record<string, unknown>
+  /** Catalog options: how companions' catalogs are kept (see `CatalogInit.replicas`) */
+  catalog?: { replicas?: { maxEntries?: number, maxBytes?: number, maxOpen?: number, openTimeoutMs?: number } }
   /** Report `fetched` events: blocks that came from the network (bitswap), every `trackFetches` blocks */
   trackFetches?: number
   /** Report a `stats` event (memory) every this many ms */
@@ -62,6 +64,8 @@ export type Command =
   /** Resolve once our replica of `peerId`'s catalog holds every hash (event-driven); replies `{ ok, missing, ms }` */
   | { cmd: 'waitReplica', peerId: string, hashes: string[], timeoutMs: number }
   | { cmd: 'companions' }
+  /** `catalog.replicas()`: every companion's replica, its state, size, entries and bytes */
+  | { cmd: 'replicas' }
   /** `discovery.pending()`: validated peers waiting for consent, oldest first */
   | { cmd: 'pending' }
   /** `discovery.accept(target)` (a peer id or user db); replies `{ accepted }` */

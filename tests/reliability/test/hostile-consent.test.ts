@@ -12,7 +12,14 @@
  *    it opens), and the companion record keeps only the hosts we saw it at;
  * 3. escape sequences: the real app (`npp start`) with a pending peer whose profile (and,
  *    once accepted, a piece) carries ANSI/OSC escapes, C1 and bidi controls; `npp companions
- *    pending`, `npp companions` and `npp query`, as text and as --json, print none of them.
+ *    pending`, `npp companions` and `npp query`, as text and as --json, print none of them;
+ * 4. one sender starving the queue: it announces as many dbs nobody has as the rate limit
+ *    lets it, with the default admission limits; it gets its places and no more (the rest
+ *    wait as `queue-full` retries), and a peer we consent to meanwhile is validated and
+ *    admitted without ever being turned away for load;
+ * 5. an oversized catalog: a companion writes past our per-replica quota; our replica stops
+ *    syncing (`overQuota`, reason `over-quota`) and answers from what it holds, while a peer
+ *    without that quota gets every later piece.
  * Everything runs on 127.0.0.1; the counts go to one JSON line at the end.
  */
 import { Documents, KeyValue } from '@npp/transport'
@@ -20,6 +27,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, describe, expect, it } from 'vitest'
 import { now } from '../src/harness.js'
+import { missingAddresses } from '../src/payloads.js'
 import { createHostilePeer, encodedHeads } from '../src/hostile-peer.js'
 import { AppPeer, npp } from './app-peer.js'
 import { Resources, about, round } from './helpers.js'
@@ -92,6 +100,7 @@ const sockets = (events: ChildEvent[]): Record<string, number> =>
 
 interface Pending { peerId: string, userDb: string, profile: { username: string } }
 interface Companion { userDb: string, status: string, profile: { nodeId: string }, multiaddrs: string[], hosts: string[] }
+interface Replica { peerId: string, state: string, size: number, entries: number, bytes: number, invalid: number }
 
 describe('hostile peers against the default consent policy', () => {
   it('a flood of 80 valid fake peers: none admitted, at most 64 pending (oldest dropped), every announcement has an outcome; accept and decline work', async () => {
@@ -350,5 +359,101 @@ describe('hostile peers against the default consent policy', () => {
     const titles = queryJson.trim().split('\n').flatMap((line) => ((JSON.parse(line) as { hits?: Array<{ title?: string }> }).hits ?? []).map((h) => h.title))
     expect(titles).toContain(EVIL_TITLE)
     expect(await app.stop()).toBe(0)
+  })
+
+  it('one sender announcing dbs nobody has cannot starve the queue: it keeps to its places, and a peer we consent to is admitted meanwhile', async () => {
+    const target = await resources.start({
+      name: 'fair-target',
+      repo: await resources.repo('fair-target'),
+      // the default admission limits (2 places per sender, 4 validating, 64 waiting, 10
+      // announcements per 10 s); a short manifest timeout only keeps the run short
+      options: { discovery: { accept: 'consent', replicationTimeoutMs: 3_000 }, connectionMonitor: false }
+    })
+    const sender = await hostile()
+    await sender.connect(target.address)
+    const missing = missingAddresses(target.ready.userDb, 10)
+    const mark = target.mark()
+    for (const db of missing) await announce(sender, target.peerId, db)
+    // beyond its places, the sender's announcements wait their turn (retried later), they take no one else's
+    await target.next('discovery:retrying', (e) => e.from === sender.peerId && e.reason === 'queue-full', { since: mark, timeoutMs: 60_000 })
+
+    // meanwhile we dial a peer: consent; it announces its catalog
+    const dave = await resources.start({ name: 'dave', repo: await resources.repo('dave') })
+    const daveMark = target.mark()
+    await target.request({ cmd: 'connect', addr: dave.address })
+    const found = await target.next('companion:discovered', about(dave.peerId), { since: daveMark, timeoutMs: 60_000 })
+    const ended = (e: ChildEvent): boolean => e.event === 'discovery:rejected' && e.from === sender.peerId
+    const senderEndedBeforeDave = target.events.slice(mark, target.events.indexOf(found)).filter(ended).length
+    // dave was never turned away for load, nor for anything else
+    const daveTurnedAway = target.events.slice(daveMark).filter((e) => e.from === dave.peerId && (e.event === 'discovery:retrying' || e.event === 'discovery:rejected'))
+    expect(daveTurnedAway).toEqual([])
+
+    // the sender's announcements all end, refused for what they are, none admitted
+    const final = await target.waitFor(() => target.events.slice(mark).filter(ended).length >= missing.length, { since: mark, timeoutMs: 200_000, what: 'a final outcome of each of the sender\'s announcements' })
+      .then(() => target.events.slice(mark).filter(ended))
+    expect(final.map((e) => e.userDb).sort()).toEqual([...missing].sort())
+    const retried = target.events.slice(mark).filter((e) => e.event === 'discovery:retrying' && e.from === sender.peerId)
+    expect(target.events.slice(mark).filter((e) => e.event === 'companion:discovered' || e.event === 'companion:pending').map((e) => String((e.profile as { nodeId?: string } | undefined)?.nodeId ?? e.peerId))).toEqual([dave.peerId])
+    const companions = (await target.request<{ companions: Companion[] }>({ cmd: 'companions' })).companions
+    expect(companions.map((c) => c.profile.nodeId)).toEqual([dave.peerId])
+
+    report.starving = {
+      announcements: missing.length,
+      final: countBy(final.map((e) => String(e.reason))),
+      retries: countBy(retried.map((e) => String(e.reason))),
+      sender_ended_before_dave_admitted: senderEndedBeforeDave,
+      dave_admitted_ms: round(found.at - dave.ready.at),
+      dave_turned_away: daveTurnedAway.length
+    }
+    expect(await dave.stop()).toBe(0)
+    expect(await target.stop()).toBe(0)
+  })
+
+  it('an oversized catalog: past our quota a companion\'s replica stops syncing and answers from what it holds; a peer without that quota gets every later piece', async () => {
+    const QUOTA = 30
+    const FIRST = 50
+    const LATER = 20
+    const target = await resources.start({
+      name: 'quota-target',
+      repo: await resources.repo('quota-target'),
+      options: { discovery: { accept: 'consent' }, catalog: { replicas: { maxEntries: QUOTA } } }
+    })
+    const control = await resources.start({ name: 'quota-control', repo: await resources.repo('quota-control') })
+    const erin = await resources.start({ name: 'erin', repo: await resources.repo('erin') })
+    await erin.request({ cmd: 'write', prefix: 'erin-first', count: FIRST })
+    // both dial erin: consent
+    await target.request({ cmd: 'connect', addr: erin.address })
+    await control.request({ cmd: 'connect', addr: erin.address })
+    const replicaOf = async (peer: typeof target): Promise<Replica | undefined> =>
+      (await peer.request<{ replicas: Replica[] }>({ cmd: 'replicas' })).replicas.find((r) => r.peerId === erin.peerId)
+    const over = (await until(async () => await replicaOf(target), (r) => r?.state === 'overQuota', 'our replica of erin\'s catalog over its quota', 60_000))!
+    expect(over.entries).toBeGreaterThan(QUOTA)
+    const overEvent = target.events.find((e) => e.event === 'catalog:replicated' && e.peerId === erin.peerId && Number(e.pieces) === over.size)
+
+    // erin writes on: the control replicates all of it, our replica takes none of it
+    await erin.request({ cmd: 'write', prefix: 'erin-later', count: LATER })
+    const { hashes } = await erin.request<{ hashes: string[] }>({ cmd: 'pieces' })
+    expect(hashes).toHaveLength(FIRST + LATER)
+    const controlHas = await control.request<{ ok: boolean, missing: string[] }>({ cmd: 'waitReplica', peerId: erin.peerId, hashes, timeoutMs: 120_000 })
+    expect(controlHas.missing).toEqual([])
+    const after = await replicaOf(target)
+    expect(after).toMatchObject({ state: 'overQuota', entries: over.entries, size: over.size })
+    // a query answers erin's part from what we hold
+    const answer = await target.request<{ status: string, hashes: string[] }>({ cmd: 'replica', peerId: erin.peerId, timeoutMs: 10_000 })
+    expect(answer.status).toBe('answered')
+    expect(answer.hashes).toHaveLength(over.size)
+    expect(answer.hashes.every((h) => hashes.includes(h))).toBe(true)
+
+    report.oversized = {
+      quota_entries: QUOTA,
+      written: FIRST + LATER,
+      replica_when_over: { state: over.state, entries: over.entries, bytes: over.bytes, size: over.size },
+      replica_after_more_writes: { state: after!.state, entries: after!.entries, size: after!.size },
+      control_replica: hashes.length - controlHas.missing.length,
+      reported_on_bus: overEvent != null
+    }
+    expect(await erin.stop()).toBe(0)
+    expect(await control.stop()).toBe(0)
+    expect(await target.stop()).toBe(0)
   })
 })
