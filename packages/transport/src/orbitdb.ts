@@ -7,7 +7,7 @@ import * as core from '@orbitdb/core'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { WriterCheck } from './writer-check.js'
-import type { PrecheckRefusal } from './writer-check.js'
+import type { PrecheckRefusal, WriterCheckDeps } from './writer-check.js'
 import { z } from 'zod'
 import { concat } from 'uint8arrays/concat'
 import type { EventEmitter } from 'node:events'
@@ -217,11 +217,16 @@ export const Documents = <D extends Record<string, unknown> = Record<string, unk
   Object.assign(coreDocuments(options), { type: 'documents' as const })
 export const Events = <V = unknown>(): DatabaseFactory<EventsDatabase<V>> => Object.assign(coreEvents(), { type: 'events' as const })
 type CoreAccessController = AccessController & { [key: string]: unknown }
-type CoreAccessControllerArgs = {
+/** What {@link readBlock} needs of Helia: its blockstore's `get`, a stream of chunks */
+export interface BlockReader {
+  blockstore: { get(cid: CID, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array> | Iterable<Uint8Array> }
+}
+
+export type CoreAccessControllerArgs = {
   identities: { getIdentity(hash: string): Promise<{ publicKey: string } | undefined> }
   orbitdb?: {
     identity?: { hash: string, id: string, publicKey?: string }
-    ipfs?: { blockstore: { has(cid: CID): Promise<boolean>, get(cid: CID, options: { signal: AbortSignal }): Promise<unknown> } }
+    ipfs?: BlockReader & { blockstore: { has(cid: CID): Promise<boolean> } }
   }
   [key: string]: unknown
 }
@@ -229,6 +234,18 @@ type CoreAccessControllerArgs = {
 /** Entries our access controllers refused before any further check, by reason (process-wide; see `transport.diagnostics()`) */
 export const refusedIdentities: Record<'unknown-identity' | 'not-a-writer' | 'bad-identity', number> = { 'unknown-identity': 0, 'not-a-writer': 0, 'bad-identity': 0 }
 const coreIPFSAccessController = core.IPFSAccessController as (options?: { write?: string[] }) => (args: CoreAccessControllerArgs) => Promise<CoreAccessController>
+
+/** What a db's {@link WriterCheck} reads: its writers, our identity, and the blocks and identities OrbitDB has */
+export function writerCheckDeps (args: CoreAccessControllerArgs, controller: { write?: unknown }): WriterCheckDeps {
+  const helia = args.orbitdb?.ipfs
+  return {
+    write: Array.isArray(controller.write) ? controller.write as string[] : [],
+    ...(args.orbitdb?.identity == null ? {} : { own: { hash: args.orbitdb.identity.hash, id: args.orbitdb.identity.id, publicKey: args.orbitdb.identity.publicKey } }),
+    has: async (cid) => await helia?.blockstore.has(cid) ?? false,
+    fetch: async (cid, signal) => { if (helia != null) await readBlock(helia, cid, { signal }) },
+    getIdentity: async (hash) => await args.identities.getIdentity(hash) as { id: string, publicKey: string } | undefined
+  }
+}
 
 /**
  * OrbitDB 4.0.0's `IPFSAccessController`, with the check OrbitDB leaves out: the
@@ -244,14 +261,7 @@ export const IPFSAccessController = Object.assign(
     const create = coreIPFSAccessController(options)
     return (async (args: CoreAccessControllerArgs) => {
       const controller = await create(args)
-      const helia = args.orbitdb?.ipfs
-      const writers = new WriterCheck({
-        write: Array.isArray(controller.write) ? controller.write as string[] : [],
-        ...(args.orbitdb?.identity == null ? {} : { own: { hash: args.orbitdb.identity.hash, id: args.orbitdb.identity.id, publicKey: args.orbitdb.identity.publicKey } }),
-        has: async (cid) => await helia?.blockstore.has(cid) ?? false,
-        fetch: async (cid, signal) => await helia?.blockstore.get(cid, { signal }),
-        getIdentity: async (hash) => await args.identities.getIdentity(hash) as { id: string, publicKey: string } | undefined
-      })
+      const writers = new WriterCheck(writerCheckDeps(args, controller))
       return {
         ...controller,
         precheck: (identity: unknown, key: unknown) => writers.precheck(identity, key),
@@ -291,10 +301,17 @@ export const OrbitDBAddressSchema = z.string()
  */
 export async function readManifest (ipfs: Helia<NppLibp2p>, address: string, options: { signal?: AbortSignal } = {}): Promise<Manifest> {
   const cid = CID.parse(address.replace(/^\/orbitdb\//, ''))
+  return dagCbor.decode<Manifest>(await readBlock(ipfs, cid, options))
+}
+
+/**
+ * A block's bytes, from our blockstore or over bitswap. Helia 6's `blockstore.get` is an
+ * async generator of chunks: awaiting it (without iterating) fetches nothing.
+ */
+export async function readBlock (ipfs: BlockReader, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
   for await (const chunk of ipfs.blockstore.get(cid, { signal: options.signal })) chunks.push(chunk)
-  const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks)
-  return dagCbor.decode<Manifest>(bytes)
+  return chunks.length === 1 ? chunks[0]! : concat(chunks)
 }
 
 /**

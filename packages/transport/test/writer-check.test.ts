@@ -3,6 +3,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { IDENTITY_MISS_TTL_MS, WriterCheck } from '../src/writer-check.js'
 import type { WriterCheckDeps } from '../src/writer-check.js'
+import { readBlock, writerCheckDeps } from '../src/orbitdb.js'
 
 const cidOf = async (text: string): Promise<string> => CID.createV1(0x71, await sha256.digest(new TextEncoder().encode(text))).toString()
 
@@ -86,3 +87,27 @@ describe('who wrote an entry, without waiting on the network where we can', () =
   })
 })
 
+
+describe('the writer check of our access controller, wired to Helia', () => {
+  it('fetches an identity block by reading Helia\'s chunk stream to its end (awaiting the generator fetches nothing)', async () => {
+    const cid = CID.parse(await cidOf('remote identity'))
+    const events: string[] = []
+    // Helia 6's blockstore.get: an async generator that starts fetching when it is iterated
+    const ipfs = {
+      blockstore: {
+        has: async () => false,
+        async * get (wanted: CID, options?: { signal?: AbortSignal }) {
+          events.push(`fetch ${wanted.toString()} ${options?.signal == null ? 'without' : 'with'} signal`)
+          await new Promise((resolve) => setImmediate(resolve))
+          yield new Uint8Array([1, 2])
+          yield new Uint8Array([3])
+          events.push('fetched')
+        }
+      }
+    }
+    const deps = writerCheckDeps({ identities: { getIdentity: async () => undefined }, orbitdb: { ipfs } }, { write: ['owner-id'] })
+    await deps.fetch(cid, new AbortController().signal)
+    expect(events).toEqual([`fetch ${cid.toString()} with signal`, 'fetched'])
+    expect(await readBlock(ipfs, cid)).toEqual(new Uint8Array([1, 2, 3]))
+  })
+})
