@@ -46,9 +46,9 @@ export function applyPeerRuntime (argv: readonly string[] = process.argv): void 
   if (process.env[RUNTIME_ENV] != null) return
   const own = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ')
   if (own.includes('semi-space-size')) return
-  const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
-  if (typeof execve !== 'function') return
-  execve(process.execPath, [process.execPath, ...PEER_RUNTIME.nodeFlags, ...process.execArgv, ...argv.slice(1)], {
+  const proc = process as NodeJS.Process & { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }
+  if (typeof proc.execve !== 'function') return
+  proc.execve(process.execPath, [process.execPath, ...PEER_RUNTIME.nodeFlags, ...process.execArgv, ...argv.slice(1)], {
     ...PEER_RUNTIME.env,
     ...process.env,
     [RUNTIME_ENV]: 'on'
