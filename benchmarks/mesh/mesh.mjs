@@ -44,7 +44,7 @@ async function startPeers (n, phase) {
       if (i >= n) return
       const repo = await mkdtemp(join(tmpdir(), `npp-mesh-${phase}-${i}-`))
       repos.push(repo)
-      peers[i] = await ChildPeer.start({ name: `${phase}${i}`, repo, stderr: false, onEvent: (e) => listener?.(i, e), options: { profile: { username: `${phase}${i}` } } }, 120_000)
+      peers[i] = await ChildPeer.start({ name: `${phase}${i}`, repo, stderr: false, ...(i === 0 && process.env.MESH_PROF ? { nodeFlags: ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] } : {}), onEvent: (e) => listener?.(i, e), options: { profile: { username: `${phase}${i}` }, countStreams: true } }, 120_000)
     }
   }
   await Promise.all([startOne(), startOne(), startOne()])
@@ -152,8 +152,18 @@ async function phase (name, pairsOf) {
   try {
     const pairs = pairsOf(PEERS)
     const outcome = await converge(peers, pairs, name)
-    await Promise.all(peers.map((p) => p.request({ cmd: 'stats' }, 30_000).catch(() => {})))
-    return { ...outcome, pairs: pairs.length, rssMb: round(rss(peers) / 2 ** 20, 1) }
+    const stats = await Promise.all(peers.map(async (p) => await p.request({ cmd: 'stats' }, 30_000).catch(() => undefined)))
+    // where the work went: CPU time and streams opened per protocol, summed over the peers
+    const work = { cpu_s: 0, per_peer: {} }
+    for (const s of stats) {
+      if (s == null) continue
+      work.cpu_s += s.cpuMs / 1000
+      for (const [key, n] of Object.entries(s.counted ?? {})) work.per_peer[key] = (work.per_peer[key] ?? 0) + n / peers.length
+    }
+    work.cpu_s = round(work.cpu_s, 1)
+    for (const key of Object.keys(work.per_peer)) work.per_peer[key] = Math.round(work.per_peer[key])
+    log(`${name}: work ${JSON.stringify(work)}`)
+    return { ...outcome, work, pairs: pairs.length, rssMb: round(rss(peers) / 2 ** 20, 1) }
   } finally {
     await stopAll(peers, repos)
   }

@@ -24,13 +24,15 @@ export type ReplicaFollowerEvent =
 export interface OpenReplicaInput {
   transport: Transport
   address: string
+  /** The companion's peer id: the db's blocks are asked of it first */
+  owner: string
   timeoutMs: number
   log: Logger
 }
 
 /** Open the companion's pieces db (validated first, see `openReplicaStore`) */
 export const openReplica = fromPromise<ReplicaStore, OpenReplicaInput>(async ({ input, signal }) =>
-  await openReplicaStore(input.transport, input.address, { log: input.log, signal, timeoutMs: input.timeoutMs }))
+  await openReplicaStore(input.transport, input.address, { log: input.log, signal, timeoutMs: input.timeoutMs, from: input.owner }))
 
 /** Feeds the index from the db's `update` events; a `join` means we synced with a peer */
 export const followReplica = fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ input, sendBack }) => {

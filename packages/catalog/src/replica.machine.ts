@@ -139,7 +139,7 @@ export const replicaMachine = setup({
     opening: {
       invoke: {
         src: 'openReplica',
-        input: ({ context }) => ({ transport: context.transport, address: context.profile.pieces, timeoutMs: context.options.openTimeoutMs, log: context.log }),
+        input: ({ context }) => ({ transport: context.transport, address: context.profile.pieces, owner: context.profile.nodeId, timeoutMs: context.options.openTimeoutMs, log: context.log }),
         onDone: { target: 'open', actions: { type: 'keepStore', params: ({ event }) => event.output } },
         onError: {
           target: 'failed',

@@ -64,6 +64,8 @@ export interface OpenReplicaOptions {
   signal?: AbortSignal
   /** Give up fetching the db's manifests after this long (the companion may have gone away) */
   timeoutMs?: number
+  /** The owner's peer id: the db's blocks are asked of it first (every connected peer when it is offline) */
+  from?: string
 }
 
 /**
@@ -89,7 +91,7 @@ const INSPECTION_REASONS: Readonly<Record<InspectionProblem, string>> = {
  * `open-timeout`.
  */
 export async function openReplicaStore (transport: Pick<Transport, 'orbitdb' | 'helia'>, address: string, options: OpenReplicaOptions): Promise<ReplicaStore> {
-  const { log, signal: stopped, timeoutMs } = options
+  const { log, signal: stopped, timeoutMs, from } = options
   if (!isValidAddress(address)) throw new SourceUnavailableError('invalid-address', `"${address}" is not an OrbitDB address`)
   const timeout = timeoutMs == null ? undefined : AbortSignal.timeout(timeoutMs)
   const signal = timeout == null ? stopped : stopped == null ? timeout : AbortSignal.any([stopped, timeout])
@@ -100,11 +102,11 @@ export async function openReplicaStore (transport: Pick<Transport, 'orbitdb' | '
     throw err
   }
   // Opening with `Database: Documents` would accept any db type: inspect the manifests first
-  const inspection = await inspectDatabase(transport.helia, address, { type: 'documents', signal }).catch(timedOut)
+  const inspection = await inspectDatabase(transport.helia, address, { type: 'documents', signal, from }).catch(timedOut)
   if (!inspection.ok) throw new SourceUnavailableError(INSPECTION_REASONS[inspection.problem], inspection.detail)
   // Not syncing yet: the replica's follower attaches its listeners first, then starts the sync,
   // so the first `join` (which tells us the replica caught up) cannot be missed.
-  const opening = transport.orbitdb.open(address, { Database: Documents<StoredPiece>({ indexBy: 'hash' }), sync: false, signal })
+  const opening = transport.orbitdb.open(address, { Database: Documents<StoredPiece>({ indexBy: 'hash' }), sync: false, signal, from })
   // OrbitDB takes no signal past the manifest and may go on fetching: stop waiting when
   // the signal aborts. Should the db still open, OrbitDB keeps it and hands that instance
   // to the next attempt (and the transport closes it when it stops); closing it here

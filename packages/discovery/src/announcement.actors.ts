@@ -16,7 +16,8 @@ import type { InspectionProblem, KeyValueDatabase, Logger, Transport } from '@np
 /** A check that either passed or says why not */
 export type Verdict = { ok: true } | { ok: false, reason: RejectionReason, detail: string }
 
-export interface DbInput { transport: Transport, userDb: string, log: Logger }
+/** `from`: the announcer, whom the db's blocks are asked of first */
+export interface DbInput { transport: Transport, userDb: string, from: string, log: Logger }
 
 /**
  * Whether the announcing peer serves the db: it has it open with sync, so it
@@ -25,7 +26,7 @@ export interface DbInput { transport: Transport, userDb: string, log: Logger }
  * `/orbitdb/heads/<address>` protocol for it. Only evidence, never a verdict:
  * it tells a db that is too slow to arrive from one that nobody has.
  */
-export const probeServed = fromPromise<boolean, DbInput & { from: string }>(async ({ input }) => {
+export const probeServed = fromPromise<boolean, DbInput>(async ({ input }) => {
   const { transport, userDb, from } = input
   try {
     if (transport.libp2p.services.pubsub.getSubscribers(userDb).some((peer) => peer.toString() === from)) return true
@@ -59,8 +60,8 @@ const USER_DB_PROBLEMS: Record<InspectionProblem, RejectionReason> = {
  * aborted (the bounded wait ran out); every other problem is a verdict.
  */
 export const readManifests = fromPromise<Verdict, DbInput>(async ({ input, signal }) => {
-  const { transport, userDb, log } = input
-  const inspection = await inspectDatabase(transport.helia, userDb, { type: 'keyvalue', signal })
+  const { transport, userDb, from, log } = input
+  const inspection = await inspectDatabase(transport.helia, userDb, { type: 'keyvalue', signal, from })
   if (!inspection.ok) return { ok: false, reason: USER_DB_PROBLEMS[inspection.problem], detail: inspection.detail }
   log('read the manifests of %s', userDb)
   if (inspection.writers.includes(transport.orbitdb.identity.id)) {
@@ -76,7 +77,7 @@ export const readManifests = fromPromise<Verdict, DbInput>(async ({ input, signa
  * cancelled meanwhile.
  */
 export const openDatabase = fromPromise<KeyValueDatabase, DbInput>(async ({ input, signal }) => {
-  const db = await input.transport.orbitdb.open(input.userDb, { Database: KeyValue(), sync: false, signal })
+  const db = await input.transport.orbitdb.open(input.userDb, { Database: KeyValue(), sync: false, signal, from: input.from })
   if (signal.aborted) {
     await closeQuietly(db, input.log)
     throw signal.reason
@@ -194,7 +195,7 @@ export const validateProfile = fromPromise<ValidateOutput, ValidateInput>(async 
   if (nodeId !== from) {
     return { ok: false, reason: 'node-id-mismatch', detail: `nodeId ${nodeId} is not the announcing peer ${from}` }
   }
-  const inspection = await inspectDatabase(transport.helia, pieces, { type: 'documents', signal })
+  const inspection = await inspectDatabase(transport.helia, pieces, { type: 'documents', signal, from })
   if (!inspection.ok) return { ok: false, reason: PIECES_PROBLEMS[inspection.problem], detail: `pieces: ${inspection.detail}` }
   // The catalog must be written by the owner of the profile: otherwise anyone could
   // present someone else's catalog as their own (found by tests/reliability's hostile peer)

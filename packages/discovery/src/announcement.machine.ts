@@ -147,7 +147,7 @@ export const announcementMachine = setup({
         manifest: {
           invoke: {
             src: 'readManifests',
-            input: ({ context }) => ({ transport: context.transport, userDb: context.userDb, log: context.log }),
+            input: ({ context }) => ({ transport: context.transport, userDb: context.userDb, from: context.from, log: context.log }),
             onDone: [
               { guard: { type: 'passed', params: ({ event }) => ({ output: event.output }) }, target: 'opening' },
               { target: '#announcement.rejected', actions: { type: 'recordVerdict', params: ({ event }) => ({ output: event.output }) } }
@@ -158,7 +158,7 @@ export const announcementMachine = setup({
         opening: {
           invoke: {
             src: 'openDatabase',
-            input: ({ context }) => ({ transport: context.transport, userDb: context.userDb, log: context.log }),
+            input: ({ context }) => ({ transport: context.transport, userDb: context.userDb, from: context.from, log: context.log }),
             onDone: {
               target: 'replicating',
               actions: [

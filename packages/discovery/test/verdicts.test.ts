@@ -38,7 +38,7 @@ function transportServing (...blocks: Uint8Array[]): Transport {
 }
 
 describe('readManifests: a manifest fetch that failed is not a verdict on the db', () => {
-  const read = async (transport: Transport) => await toPromise(createActor(readManifests, { input: { transport, userDb: USER_DB, log: silentLogger } }).start())
+  const read = async (transport: Transport) => await toPromise(createActor(readManifests, { input: { transport, userDb: USER_DB, from: '12D3KooWHSdvcoZKmWSa8WyKVqFFHmWEJeD1pyb3i1RBcqX2ZUrW', log: silentLogger } }).start())
 
   it('retries a db whose manifest fetch threw (was: wrong-type, final)', async () => {
     expect(await read(transportServing())).toMatchObject({ ok: false, reason: 'replication-timeout', detail: expect.stringContaining(failingFetch.message) })

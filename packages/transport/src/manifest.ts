@@ -5,7 +5,7 @@
  */
 import { describeIssues } from '@npp/kit'
 import { z } from 'zod'
-import { readManifest } from './orbitdb.js'
+import { providersOf, readManifest } from './orbitdb.js'
 import type { Manifest } from './orbitdb.js'
 import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
@@ -48,6 +48,8 @@ export interface InspectOptions {
   type?: string
   /** Aborts the fetches; an aborted inspection rejects with the signal's reason */
   signal?: AbortSignal
+  /** The peer (id) that announced or owns the db: the manifests are asked of it first (see `OpenOptions.from`) */
+  from?: string
 }
 
 const message = (err: unknown): string => err instanceof Error ? err.message : String(err)
@@ -70,9 +72,10 @@ const isDecodeError = (err: unknown): boolean => /decode|unexpected|cbor/i.test(
  */
 export async function inspectDatabase (helia: Helia<NppLibp2p>, address: string, options: InspectOptions = {}): Promise<DatabaseInspection> {
   const { type, signal } = options
+  const fetch = { signal, providers: providersOf(options.from) }
   let raw: unknown
   try {
-    raw = await readManifest(helia, address, { signal })
+    raw = await readManifest(helia, address, fetch)
   } catch (err) {
     if (signal?.aborted === true) throw signal.reason
     if (isDecodeError(err)) return { ok: false, problem: 'bad-manifest', detail: `${address} does not point to an OrbitDB manifest (${message(err)})` }
@@ -85,7 +88,7 @@ export async function inspectDatabase (helia: Helia<NppLibp2p>, address: string,
   }
   let rawAccess: unknown
   try {
-    rawAccess = await readManifest(helia, manifest.data.accessController.replace(/^\/ipfs\//, ''), { signal })
+    rawAccess = await readManifest(helia, manifest.data.accessController.replace(/^\/ipfs\//, ''), fetch)
   } catch (err) {
     if (signal?.aborted === true) throw signal.reason
     if (isDecodeError(err)) return { ok: false, problem: 'bad-access', detail: `the access controller of ${address} is not a manifest (${message(err)})` }

@@ -13,6 +13,8 @@ import { concat } from 'uint8arrays/concat'
 import type { EventEmitter } from 'node:events'
 import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 /** An OrbitDB identity: `id` is what access controllers list as writers */
 export interface Identity {
@@ -176,6 +178,14 @@ export interface OpenOptions<D extends Database = Database> {
   sync?: boolean
   /** Aborts fetching the manifest of a remote db */
   signal?: AbortSignal
+  /**
+   * The peer (id) that owns or announced a remote db: its manifests, entries and writer
+   * identities are asked of this peer alone, and of every connected peer only when it
+   * is not connected or does not have a block (see {@link BlockOptions.providers})
+   */
+  from?: string
+  /** OrbitDB's storage for the log's entries (by default an LRU cache over Helia's blockstore, pinned) */
+  entryStorage?: unknown
 }
 
 /** A running OrbitDB instance */
@@ -203,7 +213,88 @@ export interface Manifest {
   meta?: unknown
 }
 
-export const createOrbitDB = core.createOrbitDB as (options: CreateOrbitDBOptions) => Promise<OrbitDB>
+const coreCreateOrbitDB = core.createOrbitDB as (options: CreateOrbitDBOptions) => Promise<OrbitDB>
+type CoreStorage = Record<string, unknown>
+const coreStorage = core as unknown as {
+  ComposedStorage: (...storages: CoreStorage[]) => Promise<CoreStorage>
+  LRUStorage: (options: { size: number }) => Promise<CoreStorage>
+  IPFSBlockStorage: (options: { ipfs: unknown, pin: boolean }) => Promise<CoreStorage>
+}
+
+/**
+ * Start OrbitDB on a Helia node. Its `open()` takes {@link OpenOptions.from}: the
+ * blocks of a remote db are then asked of the peer that has them, not of every
+ * connected peer (Helia's bitswap sends each want to all of them: in a 24-peer mesh a
+ * block cost ~69 streams and 22 remote blockstore reads).
+ */
+export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<OrbitDB> {
+  const orbitdb = await coreCreateOrbitDB(options)
+  const open = orbitdb.open
+  const openFrom = async (address: string, openOptions: OpenOptions = {}): Promise<Database> => {
+    const { from, ...rest } = openOptions
+    const providers = providersOf(from)
+    if (providers == null || !isValidAddress(address)) return await open(address, rest)
+    // OrbitDB reads the manifest through a store of its own: have the block first
+    const manifest = await readManifest(options.ipfs, address, { signal: rest.signal, providers })
+    const scoped = withProviders(options.ipfs, providers)
+    const entryStorage = rest.entryStorage ?? await coreStorage.ComposedStorage(
+      await coreStorage.LRUStorage({ size: 1000 }),
+      await coreStorage.IPFSBlockStorage({ ipfs: scoped, pin: true })
+    )
+    const release = accessProviders.hold(manifest.accessController, providers)
+    try {
+      return await open(address, { ...rest, entryStorage })
+    } finally {
+      release()
+    }
+  }
+  orbitdb.open = openFrom as OrbitDB['open']
+  return orbitdb
+}
+
+/**
+ * `from` as the `providers` of a fetch: a hint, so a string that is no peer id is
+ * no provider (the blocks are then asked of every connected peer)
+ */
+export function providersOf (from: string | undefined): PeerId[] | undefined {
+  if (from == null) return undefined
+  try {
+    return [peerIdFromString(from)]
+  } catch {
+    return undefined
+  }
+}
+
+/** Helia as OrbitDB's block storage uses it, with every fetch asking `providers` first */
+function withProviders (helia: Helia<NppLibp2p>, providers: PeerId[]): unknown {
+  return {
+    blockstore: {
+      get: (cid: CID, options: Record<string, unknown> = {}) => helia.blockstore.get(cid, { ...options, providers }),
+      put: async (cid: CID, block: Uint8Array, options?: { signal?: AbortSignal }) => await helia.blockstore.put(cid, block, options),
+      has: async (cid: CID, options?: { signal?: AbortSignal }) => await helia.blockstore.has(cid, options)
+    },
+    pins: helia.pins
+  }
+}
+
+/**
+ * The peers to ask for the blocks of an access controller's writers (their identities)
+ * while a db using it opens with `from`: OrbitDB builds the controller inside `open()`
+ * and hands it nothing of ours but the controller's address.
+ */
+const accessProviders = new class {
+  readonly #held = new Map<string, { providers: PeerId[], holders: number }>()
+  hold (address: string, providers: PeerId[]): () => void {
+    const held = this.#held.get(address) ?? { providers, holders: 0 }
+    held.holders++
+    this.#held.set(address, held)
+    return () => { if (--held.holders === 0 && this.#held.get(address) === held) this.#held.delete(address) }
+  }
+
+  get (address: unknown): PeerId[] | undefined {
+    return typeof address === 'string' ? this.#held.get(address)?.providers : undefined
+  }
+}()
 // OrbitDB tags its outer factory functions with `type` (`KeyValue.type === 'keyvalue'`) but
 // not the implementations they return, and `open(name, { Database })` without `type` writes
 // `events` into the manifest. Each implementation is tagged here so that the manifest of a
@@ -217,9 +308,21 @@ export const Documents = <D extends Record<string, unknown> = Record<string, unk
   Object.assign(coreDocuments(options), { type: 'documents' as const })
 export const Events = <V = unknown>(): DatabaseFactory<EventsDatabase<V>> => Object.assign(coreEvents(), { type: 'events' as const })
 type CoreAccessController = AccessController & { [key: string]: unknown }
+/** How a block is fetched */
+export interface BlockOptions {
+  signal?: AbortSignal
+  /**
+   * Peers known to have the block. Helia's bitswap (patched, see
+   * `patches/@helia__bitswap@3.2.3.patch`) then sends the want to them alone, and to
+   * every connected peer only when none of them is connected or all answered that
+   * they do not have it.
+   */
+  providers?: PeerId[]
+}
+
 /** What {@link readBlock} needs of Helia: its blockstore's `get`, a stream of chunks */
 export interface BlockReader {
-  blockstore: { get(cid: CID, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array> | Iterable<Uint8Array> }
+  blockstore: { get(cid: CID, options?: BlockOptions): AsyncIterable<Uint8Array> | Iterable<Uint8Array> }
 }
 
 export type CoreAccessControllerArgs = {
@@ -238,11 +341,13 @@ const coreIPFSAccessController = core.IPFSAccessController as (options?: { write
 /** What a db's {@link WriterCheck} reads: its writers, our identity, and the blocks and identities OrbitDB has */
 export function writerCheckDeps (args: CoreAccessControllerArgs, controller: { write?: unknown }): WriterCheckDeps {
   const helia = args.orbitdb?.ipfs
+  // the writers' identities are asked of the peer the db is opened from (see createOrbitDB)
+  const providers = accessProviders.get(args.address)
   return {
     write: Array.isArray(controller.write) ? controller.write as string[] : [],
     ...(args.orbitdb?.identity == null ? {} : { own: { hash: args.orbitdb.identity.hash, id: args.orbitdb.identity.id, publicKey: args.orbitdb.identity.publicKey } }),
     has: async (cid) => await helia?.blockstore.has(cid) ?? false,
-    fetch: async (cid, signal) => { if (helia != null) await readBlock(helia, cid, { signal }) },
+    fetch: async (cid, signal) => { if (helia != null) await readBlock(helia, cid, { signal, providers }) },
     getIdentity: async (hash) => await args.identities.getIdentity(hash) as { id: string, publicKey: string } | undefined
   }
 }
@@ -299,7 +404,7 @@ export const OrbitDBAddressSchema = z.string()
  * Read a db's manifest (its name, type and access controller) without opening
  * it; fetched over bitswap if we do not have it. Honours `signal`.
  */
-export async function readManifest (ipfs: Helia<NppLibp2p>, address: string, options: { signal?: AbortSignal } = {}): Promise<Manifest> {
+export async function readManifest (ipfs: BlockReader, address: string, options: BlockOptions = {}): Promise<Manifest> {
   const cid = CID.parse(address.replace(/^\/orbitdb\//, ''))
   return dagCbor.decode<Manifest>(await readBlock(ipfs, cid, options))
 }
@@ -308,9 +413,10 @@ export async function readManifest (ipfs: Helia<NppLibp2p>, address: string, opt
  * A block's bytes, from our blockstore or over bitswap. Helia 6's `blockstore.get` is an
  * async generator of chunks: awaiting it (without iterating) fetches nothing.
  */
-export async function readBlock (ipfs: BlockReader, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+export async function readBlock (ipfs: BlockReader, cid: CID, options: BlockOptions = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
-  for await (const chunk of ipfs.blockstore.get(cid, { signal: options.signal })) chunks.push(chunk)
+  const { signal, providers } = options
+  for await (const chunk of ipfs.blockstore.get(cid, providers == null ? { signal } : { signal, providers })) chunks.push(chunk)
   return chunks.length === 1 ? chunks[0]! : concat(chunks)
 }
 

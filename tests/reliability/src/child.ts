@@ -137,6 +137,21 @@ if (options.watchDbs === true) {
   }
 }
 
+/** Streams this peer opened, by protocol (OrbitDB's per-db ones folded), and pubsub events it handled: where a mesh's work goes */
+const counted: Record<string, number> = {}
+if (options.countStreams === true) {
+  const count = (key: string): void => { counted[key] = (counted[key] ?? 0) + 1 }
+  const libp2p = transport.libp2p
+  const dialProtocol = libp2p.dialProtocol.bind(libp2p)
+  libp2p.dialProtocol = (async (peer: Parameters<typeof dialProtocol>[0], protocols: string | string[], dialOptions?: Parameters<typeof dialProtocol>[2]) => {
+    const list = Array.isArray(protocols) ? protocols : [protocols]
+    count(`dial ${list[0]?.replace(/\/orbitdb\/.*$/, '/orbitdb/<db>') ?? '?'}`)
+    return await dialProtocol(peer, protocols, dialOptions)
+  }) as typeof libp2p.dialProtocol
+  libp2p.services.pubsub.addEventListener('subscription-change', () => { count('pubsub subscription-change') })
+  libp2p.services.pubsub.addEventListener('message', () => { count('pubsub message') })
+}
+
 if (options.trackFetches != null) {
   // Count blocks that were not stored locally when asked for: they came over bitswap
   const every = options.trackFetches
@@ -275,7 +290,7 @@ async function run (command: Command): Promise<unknown> {
       const gc = (globalThis as { gc?: () => void }).gc
       if (command.gc === true && gc != null) gc()
       const cpu = process.cpuUsage()
-      return { ...process.memoryUsage(), cpuMs: (cpu.user + cpu.system) / 1000 }
+      return { ...process.memoryUsage(), cpuMs: (cpu.user + cpu.system) / 1000, ...(options.countStreams === true ? { counted } : {}) }
     }
     case 'query': {
       const started = performance.now()

@@ -27,6 +27,8 @@ export interface PeerOptions {
   profile?: Record<string, unknown>
   /** Catalog options: how companions' catalogs are kept (see `CatalogInit.replicas`) */
   catalog?: { replicas?: { maxEntries?: number, maxBytes?: number, maxOpen?: number, openTimeoutMs?: number } }
+  /** Count the streams the peer opens by protocol and the pubsub events it handles; `stats` replies carry them as `counted` */
+  countStreams?: boolean
   /** Report `fetched` events: blocks that came from the network (bitswap), every `trackFetches` blocks */
   trackFetches?: number
   /** Report a `stats` event (memory) every this many ms */
