@@ -3,7 +3,11 @@
 // each peer dials `--degree` others. Each phase ends when, for every connected pair, both
 // peers hold the other as a companion (`companion:discovered`), or after `--timeout` s.
 //
-// Usage: node mesh.mjs [--peers 24] [--degree 3] [--timeout 180] [--seed 1] [--phase full|sparse|both]
+// Usage: node mesh.mjs [--peers 24] [--degree 3] [--timeout 180] [--seed 1] [--phase full|sparse|both] [--idle 10]
+// After each phase the peers are left alone for --idle s and the cores they keep busy are
+// reported, with the CPU time and streams per protocol of the whole phase. Environment:
+// MESH_PING=<ms> pings every connection that often (the transport's default otherwise);
+// MESH_PROF=1 writes a V8 CPU profile of peer 0 to /tmp/prof.
 // Progress goes to stderr; the last line on stdout is one JSON object:
 // {"name":"mesh","peers":24,"converged_ms":..,"sparse_converged_ms":..,"rejections":{..}}
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -20,12 +24,14 @@ const { values: args } = parseArgs({
     degree: { type: 'string', default: '3' },
     timeout: { type: 'string', default: '180' },
     seed: { type: 'string', default: '1' },
-    phase: { type: 'string', default: 'both' }
+    phase: { type: 'string', default: 'both' },
+    idle: { type: 'string', default: '10' }
   }
 })
 const PEERS = Number(args.peers)
 const DEGREE = Number(args.degree)
 const TIMEOUT_MS = Number(args.timeout) * 1000
+const IDLE_MS = Number(args.idle) * 1000
 const rand = prng(Number(args.seed))
 const t0 = now()
 const log = (...parts) => { process.stderr.write(`[mesh ${round((now() - t0) / 1000, 1)}s] ${parts.join(' ')}\n`) }
@@ -44,7 +50,7 @@ async function startPeers (n, phase) {
       if (i >= n) return
       const repo = await mkdtemp(join(tmpdir(), `npp-mesh-${phase}-${i}-`))
       repos.push(repo)
-      peers[i] = await ChildPeer.start({ name: `${phase}${i}`, repo, stderr: false, ...(i === 0 && process.env.MESH_PROF ? { nodeFlags: ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] } : {}), onEvent: (e) => listener?.(i, e), options: { profile: { username: `${phase}${i}` }, countStreams: true } }, 120_000)
+      peers[i] = await ChildPeer.start({ name: `${phase}${i}`, repo, stderr: false, ...(i === 0 && process.env.MESH_PROF ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] } : {}), onEvent: (e) => listener?.(i, e), options: { profile: { username: `${phase}${i}` }, countStreams: true, ...(process.env.MESH_PING ? { connectionMonitor: { pingIntervalMs: Number(process.env.MESH_PING), pingTimeoutMs: 5000 } } : {}) } }, 120_000)
     }
   }
   await Promise.all([startOne(), startOne(), startOne()])
@@ -152,6 +158,12 @@ async function phase (name, pairsOf) {
   try {
     const pairs = pairsOf(PEERS)
     const outcome = await converge(peers, pairs, name)
+    const cpuNow = async () => (await Promise.all(peers.map(async (p) => (await p.request({ cmd: 'stats' }, 30_000).catch(() => ({ cpuMs: 0 }))).cpuMs))).reduce((a, b) => a + b, 0)
+    // what the peers cost once nothing changes: connection pings, gossipsub heartbeats
+    const idleFrom = await cpuNow()
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS))
+    const idleCores = round((await cpuNow() - idleFrom) / IDLE_MS, 2)
+    log(`${name}: ${idleCores} cores busy while idle for ${IDLE_MS / 1000} s`)
     const stats = await Promise.all(peers.map(async (p) => await p.request({ cmd: 'stats' }, 30_000).catch(() => undefined)))
     // where the work went: CPU time and streams opened per protocol, summed over the peers
     const work = { cpu_s: 0, per_peer: {} }
@@ -163,6 +175,7 @@ async function phase (name, pairsOf) {
     work.cpu_s = round(work.cpu_s, 1)
     for (const key of Object.keys(work.per_peer)) work.per_peer[key] = Math.round(work.per_peer[key])
     log(`${name}: work ${JSON.stringify(work)}`)
+    work.idle_cores = idleCores
     return { ...outcome, work, pairs: pairs.length, rssMb: round(rss(peers) / 2 ** 20, 1) }
   } finally {
     await stopAll(peers, repos)

@@ -58,16 +58,18 @@ export interface OptionsInit {
   rateLimit?: { announcements: number, windowMs: number }
   /**
    * Retries of our announcement to a connected peer when sending it failed (e.g. the
-   * peer did not subscribe in time): `attempts` in all (default 8), the first retry
-   * after `initialMs` (default 500), doubling up to `maxMs` (default 8 000), with
-   * jitter. Retries end when the peer disconnects.
+   * peer did not subscribe in time): `attempts` in all (default `Infinity`: until it is
+   * sent), the first retry after `initialMs` (default 500), doubling up to `maxMs`
+   * (default 8 000), with jitter. Retries end when the peer disconnects.
    */
   announceRetry?: RetryInit
   /**
    * Retries of an announced db whose validation failed for load or time (manifest or
-   * heads not in time, queue full): `attempts` in all (default 8; `Infinity` for no
-   * bound), the first retry after `initialMs` (default 1 000), doubling up to `maxMs`
-   * (default 30 000), with jitter. Retries end when the sender disconnects.
+   * heads not in time, queue full): `attempts` in all (default `Infinity`: until it is
+   * admitted or refused for a reason about the db itself; a bounded number made a busy
+   * 24-peer mesh give up on pairs it would have joined), the first retry after
+   * `initialMs` (default 1 000), doubling up to `maxMs` (default 30 000), with jitter.
+   * Retries end when the sender disconnects.
    */
   validationRetry?: RetryInit
 }
@@ -105,7 +107,7 @@ export function resolveOptions (init: OptionsInit): DiscoveryOptions {
       announcements: integer('rateLimit.announcements', init.rateLimit?.announcements, 10),
       windowMs: integer('rateLimit.windowMs', init.rateLimit?.windowMs, 10_000)
     },
-    announceRetry: retry('announceRetry', init.announceRetry, { attempts: 8, initialMs: 500, maxMs: 8_000 }),
-    validationRetry: retry('validationRetry', init.validationRetry, { attempts: 8, initialMs: 1_000, maxMs: 30_000 })
+    announceRetry: retry('announceRetry', init.announceRetry, { attempts: Number.POSITIVE_INFINITY, initialMs: 500, maxMs: 8_000 }),
+    validationRetry: retry('validationRetry', init.validationRetry, { attempts: Number.POSITIVE_INFINITY, initialMs: 1_000, maxMs: 30_000 })
   }
 }

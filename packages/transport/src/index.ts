@@ -7,7 +7,7 @@
  * configured explicitly: TCP and WebSockets on 127.0.0.1, noise, yamux,
  * identify, ping and gossipsub with signed messages; bitswap is the only block
  * broker; nothing contacts the internet unless you pass `bootstrap: 'public'`.
- * Every open connection is pinged (`connectionMonitor`, default every 2 s with
+ * Every open connection is pinged (`connectionMonitor`, default every 10 s with
  * a 5 s timeout), so a silently cut link ends in `peer:disconnected` too.
  * Owner-only dbs refuse entries whose signing key is not the claimed writer's
  * (a check OrbitDB 4.0.0 lacks; see {@link IPFSAccessController}).
@@ -62,5 +62,6 @@ export type { DatabaseInspection, InspectionProblem, InspectOptions } from './ma
 export type {
   OrbitDB, Database, DatabaseSync, KeyValueDatabase, DocumentsDatabase, EventsDatabase, Identity, Entry, Operation,
   DatabaseEventMap, AccessController, Log, KeyValueEntry, DocumentEntry, EventsEntry, DatabaseFactory,
-  AccessControllerFactory, OpenOptions, Manifest
+  AccessControllerFactory, OpenOptions
 } from './orbitdb.js'
+export type { Manifest } from './blocks.js'

@@ -5,8 +5,11 @@
  */
 import { describeIssues } from '@npp/kit'
 import { z } from 'zod'
-import { providersOf, readManifest } from './orbitdb.js'
-import type { Manifest } from './orbitdb.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { readBlock } from './blocks.js'
+import type { BlockOptions, BlockReader, Manifest } from './blocks.js'
+import { providersOf } from './providers.js'
 import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
 
@@ -53,8 +56,32 @@ export interface InspectOptions {
 }
 
 const message = (err: unknown): string => err instanceof Error ? err.message : String(err)
-// `readManifest` fails with a dag-cbor decode error when the block is something else
-const isDecodeError = (err: unknown): boolean => /decode|unexpected|cbor/i.test(message(err))
+
+/**
+ * A block fetched, then decoded: a fetch that failed (not there, a stream reset under
+ * load) and bytes that are no dag-cbor are told apart by where they failed, never by
+ * an error's text (a fetch error that said "unexpected" once made a legitimate db
+ * final as `wrong-type`)
+ */
+async function fetchAndDecode (helia: BlockReader, cid: string, options: BlockOptions): Promise<{ fetched: false, error: unknown } | { fetched: true, value: unknown, error?: unknown }> {
+  let parsed: CID
+  try {
+    parsed = CID.parse(cid)
+  } catch (error) {
+    return { fetched: true, value: undefined, error } // what points here is wrong, not the network
+  }
+  let bytes: Uint8Array
+  try {
+    bytes = await readBlock(helia, parsed, options)
+  } catch (error) {
+    return { fetched: false, error }
+  }
+  try {
+    return { fetched: true, value: dagCbor.decode(bytes) }
+  } catch (error) {
+    return { fetched: true, value: undefined, error }
+  }
+}
 
 /**
  * Read and check the manifest of the db at `address` and of its access
@@ -73,28 +100,23 @@ const isDecodeError = (err: unknown): boolean => /decode|unexpected|cbor/i.test(
 export async function inspectDatabase (helia: Helia<NppLibp2p>, address: string, options: InspectOptions = {}): Promise<DatabaseInspection> {
   const { type, signal } = options
   const fetch = { signal, providers: providersOf(options.from) }
-  let raw: unknown
-  try {
-    raw = await readManifest(helia, address, fetch)
-  } catch (err) {
-    if (signal?.aborted === true) throw signal.reason
-    if (isDecodeError(err)) return { ok: false, problem: 'bad-manifest', detail: `${address} does not point to an OrbitDB manifest (${message(err)})` }
-    return { ok: false, problem: 'no-manifest', detail: `the manifest of ${address} could not be fetched: ${message(err)}` }
-  }
-  const manifest = ManifestSchema.safeParse(raw)
+  let cid = address.replace(/^\/orbitdb\//, '')
+  const aborted = (): boolean => signal?.aborted === true
+  const raw = await fetchAndDecode(helia, cid, fetch)
+  if (aborted()) throw signal?.reason
+  if (!raw.fetched) return { ok: false, problem: 'no-manifest', detail: `the manifest of ${address} could not be fetched: ${message(raw.error)}` }
+  if (raw.error != null) return { ok: false, problem: 'bad-manifest', detail: `${address} does not point to an OrbitDB manifest (${message(raw.error)})` }
+  const manifest = ManifestSchema.safeParse(raw.value)
   if (!manifest.success) return { ok: false, problem: 'bad-manifest', detail: `${address} is not a valid OrbitDB manifest (${describeIssues(manifest.error)})` }
   if (type != null && manifest.data.type !== type) {
     return { ok: false, problem: 'wrong-type', detail: `${address} is a ${manifest.data.type} db; expected ${type}` }
   }
-  let rawAccess: unknown
-  try {
-    rawAccess = await readManifest(helia, manifest.data.accessController.replace(/^\/ipfs\//, ''), fetch)
-  } catch (err) {
-    if (signal?.aborted === true) throw signal.reason
-    if (isDecodeError(err)) return { ok: false, problem: 'bad-access', detail: `the access controller of ${address} is not a manifest (${message(err)})` }
-    return { ok: false, problem: 'unreadable-access', detail: `the access controller of ${address} could not be read: ${message(err)}` }
-  }
-  const access = AccessManifestSchema.safeParse(rawAccess)
+  cid = manifest.data.accessController.replace(/^\/ipfs\//, '')
+  const rawAccess = await fetchAndDecode(helia, cid, fetch)
+  if (aborted()) throw signal?.reason
+  if (!rawAccess.fetched) return { ok: false, problem: 'unreadable-access', detail: `the access controller of ${address} could not be read: ${message(rawAccess.error)}` }
+  if (rawAccess.error != null) return { ok: false, problem: 'bad-access', detail: `the access controller of ${address} is not a manifest (${message(rawAccess.error)})` }
+  const access = AccessManifestSchema.safeParse(rawAccess.value)
   if (!access.success || access.data.type !== 'ipfs') {
     return { ok: false, problem: 'bad-access', detail: `the access controller of ${address} is not an IPFSAccessController` }
   }

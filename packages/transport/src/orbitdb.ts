@@ -4,17 +4,16 @@
  * module happens in this file.
  */
 import * as core from '@orbitdb/core'
-import * as dagCbor from '@ipld/dag-cbor'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { WriterCheck } from './writer-check.js'
 import type { PrecheckRefusal, WriterCheckDeps } from './writer-check.js'
 import { z } from 'zod'
-import { concat } from 'uint8arrays/concat'
 import type { EventEmitter } from 'node:events'
 import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
-import type { PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { readBlock, readManifest } from './blocks.js'
+import type { BlockReader } from './blocks.js'
+import { HeadsPolicy, accessProviders, providersOf, withLibp2p, withProviders } from './providers.js'
 
 /** An OrbitDB identity: `id` is what access controllers list as writers */
 export interface Identity {
@@ -181,7 +180,7 @@ export interface OpenOptions<D extends Database = Database> {
   /**
    * The peer (id) that owns or announced a remote db: its manifests, entries and writer
    * identities are asked of this peer alone, and of every connected peer only when it
-   * is not connected or does not have a block (see {@link BlockOptions.providers})
+   * is not connected or does not have a block (see `BlockOptions.providers` in ./blocks.ts)
    */
   from?: string
   /** OrbitDB's storage for the log's entries (by default an LRU cache over Helia's blockstore, pinned) */
@@ -205,14 +204,6 @@ export interface CreateOrbitDBOptions {
   directory?: string
 }
 
-/** The manifest of a db, as stored at its address */
-export interface Manifest {
-  name: string
-  type: string
-  accessController: string
-  meta?: unknown
-}
-
 const coreCreateOrbitDB = core.createOrbitDB as (options: CreateOrbitDBOptions) => Promise<OrbitDB>
 type CoreStorage = Record<string, unknown>
 const coreStorage = core as unknown as {
@@ -222,13 +213,13 @@ const coreStorage = core as unknown as {
 }
 
 /**
- * Start OrbitDB on a Helia node. Its `open()` takes {@link OpenOptions.from}: the
- * blocks of a remote db are then asked of the peer that has them, not of every
- * connected peer (Helia's bitswap sends each want to all of them: in a 24-peer mesh a
- * block cost ~69 streams and 22 remote blockstore reads).
+ * Start OrbitDB on a Helia node. Its `open()` takes {@link OpenOptions.from}: a remote
+ * db's blocks are then asked of that peer, and its heads exchanged with it (see
+ * ./providers.ts), not with every peer that is connected or has the db open.
  */
 export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<OrbitDB> {
-  const orbitdb = await coreCreateOrbitDB(options)
+  const heads = new HeadsPolicy(options.ipfs.libp2p)
+  const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(options.ipfs, heads.wrap()) })
   const open = orbitdb.open
   const openFrom = async (address: string, openOptions: OpenOptions = {}): Promise<Database> => {
     const { from, ...rest } = openOptions
@@ -243,7 +234,10 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
     )
     const release = accessProviders.hold(manifest.accessController, providers)
     try {
-      return await open(address, { ...rest, entryStorage })
+      const db = await open(address, { ...rest, entryStorage })
+      const unfollow = heads.follow(db.address, providers[0]!)
+      db.events.once('close', unfollow)
+      return db
     } finally {
       release()
     }
@@ -252,49 +246,6 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   return orbitdb
 }
 
-/**
- * `from` as the `providers` of a fetch: a hint, so a string that is no peer id is
- * no provider (the blocks are then asked of every connected peer)
- */
-export function providersOf (from: string | undefined): PeerId[] | undefined {
-  if (from == null) return undefined
-  try {
-    return [peerIdFromString(from)]
-  } catch {
-    return undefined
-  }
-}
-
-/** Helia as OrbitDB's block storage uses it, with every fetch asking `providers` first */
-function withProviders (helia: Helia<NppLibp2p>, providers: PeerId[]): unknown {
-  return {
-    blockstore: {
-      get: (cid: CID, options: Record<string, unknown> = {}) => helia.blockstore.get(cid, { ...options, providers }),
-      put: async (cid: CID, block: Uint8Array, options?: { signal?: AbortSignal }) => await helia.blockstore.put(cid, block, options),
-      has: async (cid: CID, options?: { signal?: AbortSignal }) => await helia.blockstore.has(cid, options)
-    },
-    pins: helia.pins
-  }
-}
-
-/**
- * The peers to ask for the blocks of an access controller's writers (their identities)
- * while a db using it opens with `from`: OrbitDB builds the controller inside `open()`
- * and hands it nothing of ours but the controller's address.
- */
-const accessProviders = new class {
-  readonly #held = new Map<string, { providers: PeerId[], holders: number }>()
-  hold (address: string, providers: PeerId[]): () => void {
-    const held = this.#held.get(address) ?? { providers, holders: 0 }
-    held.holders++
-    this.#held.set(address, held)
-    return () => { if (--held.holders === 0 && this.#held.get(address) === held) this.#held.delete(address) }
-  }
-
-  get (address: unknown): PeerId[] | undefined {
-    return typeof address === 'string' ? this.#held.get(address)?.providers : undefined
-  }
-}()
 // OrbitDB tags its outer factory functions with `type` (`KeyValue.type === 'keyvalue'`) but
 // not the implementations they return, and `open(name, { Database })` without `type` writes
 // `events` into the manifest. Each implementation is tagged here so that the manifest of a
@@ -308,23 +259,6 @@ export const Documents = <D extends Record<string, unknown> = Record<string, unk
   Object.assign(coreDocuments(options), { type: 'documents' as const })
 export const Events = <V = unknown>(): DatabaseFactory<EventsDatabase<V>> => Object.assign(coreEvents(), { type: 'events' as const })
 type CoreAccessController = AccessController & { [key: string]: unknown }
-/** How a block is fetched */
-export interface BlockOptions {
-  signal?: AbortSignal
-  /**
-   * Peers known to have the block. Helia's bitswap (patched, see
-   * `patches/@helia__bitswap@3.2.3.patch`) then sends the want to them alone, and to
-   * every connected peer only when none of them is connected or all answered that
-   * they do not have it.
-   */
-  providers?: PeerId[]
-}
-
-/** What {@link readBlock} needs of Helia: its blockstore's `get`, a stream of chunks */
-export interface BlockReader {
-  blockstore: { get(cid: CID, options?: BlockOptions): AsyncIterable<Uint8Array> | Iterable<Uint8Array> }
-}
-
 export type CoreAccessControllerArgs = {
   identities: { getIdentity(hash: string): Promise<{ publicKey: string } | undefined> }
   orbitdb?: {
@@ -399,26 +333,6 @@ export const isValidAddress = core.isValidAddress as (address: unknown) => boole
 export const OrbitDBAddressSchema = z.string()
   .regex(/^\/orbitdb\/z[1-9A-HJ-NP-Za-km-z]{30,120}$/, 'expected /orbitdb/<base58btc CID>')
   .refine((address) => isValidAddress(address), 'not a valid OrbitDB address')
-
-/**
- * Read a db's manifest (its name, type and access controller) without opening
- * it; fetched over bitswap if we do not have it. Honours `signal`.
- */
-export async function readManifest (ipfs: BlockReader, address: string, options: BlockOptions = {}): Promise<Manifest> {
-  const cid = CID.parse(address.replace(/^\/orbitdb\//, ''))
-  return dagCbor.decode<Manifest>(await readBlock(ipfs, cid, options))
-}
-
-/**
- * A block's bytes, from our blockstore or over bitswap. Helia 6's `blockstore.get` is an
- * async generator of chunks: awaiting it (without iterating) fetches nothing.
- */
-export async function readBlock (ipfs: BlockReader, cid: CID, options: BlockOptions = {}): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  const { signal, providers } = options
-  for await (const chunk of ipfs.blockstore.get(cid, providers == null ? { signal } : { signal, providers })) chunks.push(chunk)
-  return chunks.length === 1 ? chunks[0]! : concat(chunks)
-}
 
 /**
  * Names of the databases every peer owns. Opening one by name with

@@ -73,4 +73,11 @@ describe('inspectDatabase', () => {
     await expect(inspection).rejects.toBe(reason)
     await expect(inspectDatabase(owner.helia, missing, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
   })
+
+  it('tells a fetch that failed from a block that is no manifest by where it failed, not by the error text', async () => {
+    // a fetch error whose message reads like a decode error (a stream ended early under load)
+    const failing = { blockstore: { get: () => { throw new Error('Unexpected end of input') } } } as unknown as Transport['helia']
+    const somewhere = `/orbitdb/${CID.createV1(dagCbor.code, await sha256.digest(new TextEncoder().encode('anywhere'))).toString(base58btc)}`
+    expect(await inspectDatabase(failing, somewhere)).toMatchObject({ ok: false, problem: 'no-manifest', detail: expect.stringContaining('Unexpected end of input') })
+  })
 })

@@ -8,9 +8,11 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readBlock } from '../src/orbitdb.js'
+import { readBlock } from '../src/blocks.js'
+import { HeadsPolicy } from '../src/providers.js'
 import { startedTransport } from './helpers.js'
 import type { Transport } from '../src/index.js'
+import type { PeerId } from '@libp2p/interface'
 
 const RAW = 0x55
 const BITSWAP = '/ipfs/bitswap/1.2.0'
@@ -95,5 +97,30 @@ describe('a block fetched with providers', () => {
       await readBlock(asker.helia, cid, { providers, signal: AbortSignal.timeout(30_000) })
     }
     expect(asker.libp2p.listenerCount('peer:identify')).toBe(before)
+  })
+})
+
+describe('HeadsPolicy: whom a db opened with from exchanges heads with', () => {
+  const [source, other] = ['12D3KooWHSdvcoZKmWSa8WyKVqFFHmWEJeD1pyb3i1RBcqX2ZUrW', '12D3KooWNJc1eb7N7bhEuRYWhAnXZfhdr8hDMHcQ5ywqcHJTi7FQ'].map((id) => peerIdFromString(id)) as [PeerId, PeerId]
+  const address = '/orbitdb/zdpuAuK3BHpS7NvMBivynypqciYCuy2UW77XYBPUYRnLjnw13'
+  const protocol = `/orbitdb/heads${address}`
+  let connected = new Set<string>()
+  const policy = new HeadsPolicy({ getConnections: (peer: PeerId) => connected.has(peer.toString()) ? [{}] : [] } as unknown as Transport['libp2p'])
+
+  it('exchanges with everyone for a db opened without from (our own)', () => {
+    connected = new Set([source.toString(), other.toString()])
+    expect(policy.allows(protocol, other)).toBe(true)
+  })
+
+  it('exchanges with its source alone while the source is connected, with anyone while it is away', () => {
+    const release = policy.follow(address, source)
+    connected = new Set([source.toString(), other.toString()])
+    expect(policy.allows(protocol, source)).toBe(true)
+    expect(policy.allows(protocol, other)).toBe(false)
+    connected = new Set([other.toString()])
+    expect(policy.allows(protocol, other)).toBe(true)
+    release()
+    connected = new Set([source.toString(), other.toString()])
+    expect(policy.allows(protocol, other)).toBe(true)
   })
 })

@@ -225,7 +225,7 @@ describe('own databases', () => {
   it('opens an own database at the same address every time, writable only by our identity', async () => {
     const a = await peer('own')
     const { openOwnDatabase, Documents, KeyValue, OWN_DATABASES } = await import('../src/index.js')
-    const { readManifest } = await import('../src/orbitdb.js')
+    const { readManifest } = await import('../src/blocks.js')
     const first = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
     const again = await openOwnDatabase(a.transport.orbitdb, OWN_DATABASES.pieces, Documents({ indexBy: 'hash' }))
     expect(again.address).toBe(first.address)

@@ -3,7 +3,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { IDENTITY_MISS_TTL_MS, WriterCheck } from '../src/writer-check.js'
 import type { WriterCheckDeps } from '../src/writer-check.js'
-import { readBlock, writerCheckDeps } from '../src/orbitdb.js'
+import { readBlock } from '../src/blocks.js'
+import { writerCheckDeps } from '../src/orbitdb.js'
 
 const cidOf = async (text: string): Promise<string> => CID.createV1(0x71, await sha256.digest(new TextEncoder().encode(text))).toString()
 

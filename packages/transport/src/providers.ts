@@ -1,0 +1,142 @@
+/**
+ * Who a remote db is replicated from. A db opened with `from` (its announcer, its
+ * owner) fetches its blocks from that peer and exchanges heads with it, instead of with
+ * every peer that has the db open: in a mesh where everyone replicates everyone's
+ * catalog, OrbitDB alone exchanged heads between every pair of replicas of every db
+ * (N³ exchanges for N peers; 563 heads streams per peer in a 24-peer mesh) and asked
+ * every connected peer for every block (~69 streams per block).
+ */
+import { UnsupportedProtocolError } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { NppLibp2p } from './node.js'
+import type { Helia } from '@helia/interface'
+import type { PeerId, Stream, Connection, StreamHandler } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * `from` as the `providers` of a fetch: a hint, so a string that is no peer id is
+ * no provider (the blocks are then asked of every connected peer)
+ */
+export function providersOf (from: string | undefined): PeerId[] | undefined {
+  if (from == null) return undefined
+  try {
+    return [peerIdFromString(from)]
+  } catch {
+    return undefined
+  }
+}
+
+/** Helia as OrbitDB's block storage uses it, with every fetch asking `providers` first */
+export function withProviders (helia: Helia<NppLibp2p>, providers: PeerId[]): unknown {
+  return {
+    blockstore: {
+      get: (cid: CID, options: Record<string, unknown> = {}) => helia.blockstore.get(cid, { ...options, providers }),
+      put: async (cid: CID, block: Uint8Array, options?: { signal?: AbortSignal }) => await helia.blockstore.put(cid, block, options),
+      has: async (cid: CID, options?: { signal?: AbortSignal }) => await helia.blockstore.has(cid, options)
+    },
+    pins: helia.pins
+  }
+}
+
+/**
+ * The peers to ask for the blocks of an access controller's writers (their identities)
+ * while a db using it opens with `from`: OrbitDB builds the controller inside `open()`
+ * and hands it nothing of ours but the controller's address.
+ */
+export const accessProviders = new class {
+  readonly #held = new Map<string, { providers: PeerId[], holders: number }>()
+  hold (address: string, providers: PeerId[]): () => void {
+    const held = this.#held.get(address) ?? { providers, holders: 0 }
+    held.holders++
+    this.#held.set(address, held)
+    return () => { if (--held.holders === 0 && this.#held.get(address) === held) this.#held.delete(address) }
+  }
+
+  get (address: unknown): PeerId[] | undefined {
+    return typeof address === 'string' ? this.#held.get(address)?.providers : undefined
+  }
+}()
+
+const HEADS = '/orbitdb/heads'
+
+/**
+ * Which peers each db opened with `from` exchanges heads with: its source, and anyone
+ * who has the db while the source is not connected (a replica keeps serving and
+ * catching up while its owner is away). Dbs opened without `from` (our own) exchange
+ * with everyone, as OrbitDB does.
+ */
+export class HeadsPolicy {
+  readonly #sources = new Map<string, PeerId>()
+  readonly #libp2p: NppLibp2p
+
+  constructor (libp2p: NppLibp2p) {
+    this.#libp2p = libp2p
+  }
+
+  /** `address` exchanges heads with `source` (and others only while `source` is away) until released */
+  follow (address: string, source: PeerId): () => void {
+    this.#sources.set(address, source)
+    return () => { if (this.#sources.get(address) === source) this.#sources.delete(address) }
+  }
+
+  /** Whether `peer` may exchange heads of the db behind `protocol` (`/orbitdb/heads/orbitdb/<cid>`) with us */
+  allows (protocol: string, peer: PeerId): boolean {
+    const source = this.#sources.get(protocol.slice(HEADS.length))
+    return source == null || source.equals(peer) || this.#libp2p.getConnections(source).length === 0
+  }
+
+  /**
+   * libp2p as OrbitDB's `Sync` uses it, with this policy on its heads protocol: a dial
+   * the policy refuses fails as `UnsupportedProtocolError` (which OrbitDB skips, as for a
+   * peer that does not have the db); an inbound exchange it refuses gets no heads and its
+   * heads are not joined (an aborted stream made the dialling OrbitDB throw unhandled).
+   */
+  wrap (): NppLibp2p {
+    const libp2p = this.#libp2p
+    const handle = async (protocol: string | string[], handler: StreamHandler, options?: Parameters<NppLibp2p['handle']>[2]): Promise<void> => {
+      const first = [protocol].flat()[0] ?? ''
+      if (!first.startsWith(HEADS)) return await libp2p.handle(protocol, handler, options)
+      const guarded = (stream: Stream, connection: Connection): void | Promise<void> => {
+        if (this.allows(first, connection.remotePeer)) return handler(stream, connection)
+        return decline(stream)
+      }
+      await libp2p.handle(protocol, guarded, options)
+    }
+    const dialProtocol = async (peer: Parameters<NppLibp2p['dialProtocol']>[0], protocols: string | string[], options?: Parameters<NppLibp2p['dialProtocol']>[2]): Promise<Stream> => {
+      const first = [protocols].flat()[0] ?? ''
+      if (first.startsWith(HEADS) && typeof peer === 'object' && 'toMultihash' in peer && !this.allows(first, peer)) {
+        throw new UnsupportedProtocolError('heads of this db are exchanged with its source while it is connected')
+      }
+      return await libp2p.dialProtocol(peer, protocols, options)
+    }
+    return new Proxy(libp2p, {
+      get (target, property) {
+        if (property === 'handle') return handle
+        if (property === 'dialProtocol') return dialProtocol
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+  }
+}
+
+/** An exchange of heads without ours, and theirs read but not joined */
+async function decline (stream: Stream): Promise<void> {
+  try {
+    await stream.close()
+    for await (const _ of stream) { /* their heads: not joined */ }
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+  }
+}
+
+/** `helia` with `libp2p` swapped for `libp2p` (everything else is the same node) */
+export function withLibp2p (helia: Helia<NppLibp2p>, libp2p: NppLibp2p): Helia<NppLibp2p> {
+  return new Proxy(helia, {
+    get (target, property) {
+      if (property === 'libp2p') return libp2p
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
