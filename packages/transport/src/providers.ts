@@ -109,14 +109,7 @@ export class HeadsPolicy {
       }
       return await libp2p.dialProtocol(peer, protocols, options)
     }
-    return new Proxy(libp2p, {
-      get (target, property) {
-        if (property === 'handle') return handle
-        if (property === 'dialProtocol') return dialProtocol
-        const value: unknown = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      }
-    })
+    return overriding(libp2p, { handle, dialProtocol })
   }
 }
 
@@ -132,11 +125,16 @@ async function decline (stream: Stream): Promise<void> {
 
 /** `helia` with `libp2p` swapped for `libp2p` (everything else is the same node) */
 export function withLibp2p (helia: Helia<NppLibp2p>, libp2p: NppLibp2p): Helia<NppLibp2p> {
-  return new Proxy(helia, {
-    get (target, property) {
-      if (property === 'libp2p') return libp2p
-      const value: unknown = Reflect.get(target, property, target)
-      return typeof value === 'function' ? value.bind(target) : value
+  return overriding(helia, { libp2p })
+}
+
+/** `target` with some properties replaced; its methods stay bound to it (private fields) */
+function overriding<T extends object> (target: T, overrides: Partial<Record<keyof T, unknown>>): T {
+  return new Proxy(target, {
+    get (object, property) {
+      if (Object.hasOwn(overrides, property)) return (overrides as Record<PropertyKey, unknown>)[property]
+      const value: unknown = Reflect.get(object, property, object)
+      return typeof value === 'function' ? value.bind(object) : value
     }
   })
 }
