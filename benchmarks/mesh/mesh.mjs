@@ -50,7 +50,7 @@ async function startPeers (n, phase) {
       if (i >= n) return
       const repo = await mkdtemp(join(tmpdir(), `npp-mesh-${phase}-${i}-`))
       repos.push(repo)
-      peers[i] = await ChildPeer.start({ name: `${phase}${i}`, repo, stderr: false, ...(i === 0 && process.env.MESH_PROF ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] } : {}), onEvent: (e) => listener?.(i, e), options: { profile: { username: `${phase}${i}` }, countStreams: true, ...(process.env.MESH_PING ? { connectionMonitor: { pingIntervalMs: Number(process.env.MESH_PING), pingTimeoutMs: 5000 } } : {}) } }, 120_000)
+      peers[i] = await ChildPeer.start({ name: `${phase}${i}`, repo, stderr: false, ...(i === 0 && process.env.MESH_PROF ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] } : {}), onEvent: (e) => listener?.(i, e), options: { profile: { username: `${phase}${i}` }, countStreams: true, ...(process.env.MESH_PING ? { connectionMonitor: { pingIntervalMs: Number(process.env.MESH_PING), pingTimeoutMs: Number(process.env.MESH_PING_TIMEOUT ?? 5000) } } : {}) } }, 120_000)
     }
   }
   await Promise.all([startOne(), startOne(), startOne()])
@@ -116,6 +116,13 @@ async function converge (peers, pairs, phase) {
   const left = []
   peers.forEach((_, i) => { for (const j of want[i]) if (!have[i].has(j)) left.push(`${i}->${j}`) })
   log(`${phase}: ${end == null ? `timed out with ${left.length} missing` : `converged in ${convergedMs} ms`}; rejections ${JSON.stringify(rejections)}`)
+  // for a few missing pairs, the last events the waiting side said about the other one
+  for (const pair of left.slice(0, 4)) {
+    const [i, j] = pair.split('->').map(Number)
+    const other = peers[j]
+    const about = peers[i].events.filter((e) => { const text = JSON.stringify(e); return text.includes(other.peerId) || (other.ready?.userDb != null && text.includes(other.ready.userDb)) })
+    log(`${phase}: ${pair} missing; ${about.length} events of ${i} about ${j}, the last: ${about.slice(-4).map((e) => JSON.stringify(e).slice(0, 300)).join(' | ')}`)
+  }
   return { convergedMs, rejections, missing: left }
 }
 

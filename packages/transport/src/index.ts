@@ -8,7 +8,7 @@
  * identify, ping and gossipsub with signed messages; bitswap is the only block
  * broker; nothing contacts the internet unless you pass `bootstrap: 'public'`.
  * Every open connection is pinged (`connectionMonitor`, default every 10 s with
- * a 5 s timeout), so a silently cut link ends in `peer:disconnected` too.
+ * a 15 s timeout), so a silently cut link ends in `peer:disconnected` too.
  * Owner-only dbs refuse entries whose signing key is not the claimed writer's
  * (a check OrbitDB 4.0.0 lacks; see {@link IPFSAccessController}).
  *

@@ -93,17 +93,19 @@ export interface ConnectionMonitorOptions {
 }
 
 /**
- * Default liveness checks: libp2p's own, a ping every 10 s, 5 s to answer. A link
- * that is cut silently (no FIN or RST: a laptop that sleeps, a pulled cable, a dropped
- * VPN) is noticed within about 15 s; a peer whose process ends closes its connections
- * and is noticed at once. Each ping is a new stream (two peer-store updates, a
- * protocol negotiation), ~4.7 ms of CPU for both ends: at the 2 s we had before, a
- * peer with 23 connections spent 5 % of a core on pings, and a 24-peer mesh on one
- * 2-core machine 1.3 cores, so that nothing else converged (measured with
- * `pnpm bench:mesh`, which reports the cores busy while idle). The timeout stays at
- * libp2p's minimum so that a busy event loop does not close healthy connections.
+ * Default liveness checks: a ping every 10 s (libp2p's interval), 15 s to answer. A
+ * link that is cut silently (no FIN or RST: a laptop that sleeps, a pulled cable, a
+ * dropped VPN) is noticed within about 25 s; a peer whose process ends closes its
+ * connections and is noticed at once. Each ping is a new stream (two peer-store
+ * updates, a protocol negotiation), ~4.7 ms of CPU for both ends: at the 2 s we had
+ * before, a peer with 23 connections spent 5 % of a core on pings, and a 24-peer mesh
+ * on one 2-core machine 1.3 cores, so that nothing else converged. With 5 s to answer,
+ * busy peers of that mesh closed healthy connections of peers that were not companions
+ * yet (nothing redials those) and the mesh never completed; with 15 s it did (measured
+ * with `pnpm bench:mesh`, which reports the cores busy while idle and names the pairs
+ * still missing with what the waiting side last saw of the other).
  */
-export const DEFAULT_CONNECTION_MONITOR: ConnectionMonitorOptions = { pingIntervalMs: 10_000, pingTimeoutMs: 5_000 }
+export const DEFAULT_CONNECTION_MONITOR: ConnectionMonitorOptions = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 }
 
 export type Libp2pServices = {
   identify: Identify

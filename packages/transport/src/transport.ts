@@ -43,7 +43,7 @@ export interface TransportInit {
    * connection is pinged each `pingIntervalMs`; one whose ping is not answered
    * within `pingTimeoutMs` is closed, which emits `peer:disconnected`. This is how
    * a silently cut link (no FIN/RST) is noticed, within about interval + timeout.
-   * Default {@link DEFAULT_CONNECTION_MONITOR} (10 000 ms, 5 000 ms); `false` turns
+   * Default {@link DEFAULT_CONNECTION_MONITOR} (10 000 ms, 15 000 ms); `false` turns
    * the checks off.
    */
   connectionMonitor?: Partial<ConnectionMonitorOptions> | false
