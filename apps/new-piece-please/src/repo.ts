@@ -1,4 +1,4 @@
-import { isAlive } from '@npp/transport'
+import { isAlive } from '@npp/transport/client'
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'

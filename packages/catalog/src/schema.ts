@@ -3,7 +3,8 @@
  * read from companions' dbs (untrusted), practice events, profile fields and
  * query options. (Remote db manifests are checked by the transport's
  * `inspectDatabase`.) zod gives us typed output plus a list of issues per field,
- * which the typed errors carry.
+ * which the typed errors carry. Also the `@npp/catalog/schema` entry: these schemas
+ * without the rest of the catalog (nor libp2p, Helia, OrbitDB), for API clients.
  */
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'

@@ -7,6 +7,13 @@ import {
 import type { ValidationIssue } from '../src/index.js'
 
 describe('the public API of @npp/catalog', () => {
+  it('@npp/catalog/schema: the schemas alone, for a process that validates input without running a peer', async () => {
+    expect(Object.keys(await import('../src/schema.js')).sort()).toEqual([
+      'CidString', 'Instrument', 'LIMITS', 'PieceInputSchema', 'PiecePatchSchema', 'PracticeEventSchema', 'ProfileFieldSchema',
+      'ProfileValueSchema', 'QueryOptionsSchema', 'StoredPieceSchema', 'canonicalCid', 'pieceFields'
+    ])
+  })
+
   it('exports exactly these names (a change here is a change of the API: make it deliberately)', async () => {
     // types are not listed: they vanish at run time
     expect(Object.keys(await import('../src/index.js')).sort()).toEqual([

@@ -7,7 +7,6 @@ import * as core from '@orbitdb/core'
 import type { CID } from 'multiformats/cid'
 import { WriterCheck } from './writer-check.js'
 import type { PrecheckRefusal, WriterCheckDeps } from './writer-check.js'
-import { z } from 'zod'
 import type { EventEmitter } from 'node:events'
 import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
@@ -325,14 +324,6 @@ export const IPFSAccessController = Object.assign(
 /** True for a string of the form `/orbitdb/<CID>` */
 export const isValidAddress = core.isValidAddress as (address: unknown) => boolean
 
-/**
- * An OrbitDB address in the canonical form OrbitDB itself produces: `/orbitdb/`
- * + a base58btc CIDv1 (`zdpu...`). One spelling per db, so the same db named
- * twice is recognised as the same. For validating untrusted input.
- */
-export const OrbitDBAddressSchema = z.string()
-  .regex(/^\/orbitdb\/z[1-9A-HJ-NP-Za-km-z]{30,120}$/, 'expected /orbitdb/<base58btc CID>')
-  .refine((address) => isValidAddress(address), 'not a valid OrbitDB address')
 
 /**
  * Names of the databases every peer owns. Opening one by name with

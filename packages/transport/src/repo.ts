@@ -2,6 +2,7 @@ import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { RepoLockedError } from './errors.js'
+import { isAlive } from './pid.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 /** The folders and files of one peer's repo */
@@ -23,16 +24,6 @@ export function repoPaths (repo: string): RepoPaths {
     orbitdb: join(root, 'orbitdb'),
     key: join(root, 'peer.key'),
     lock: join(root, 'repo.lock')
-  }
-}
-
-/** Whether a process with this pid exists on this machine */
-export function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

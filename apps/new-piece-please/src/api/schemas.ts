@@ -1,6 +1,6 @@
-import { OrbitDBAddressSchema } from '@npp/transport'
+import { OrbitDBAddressSchema } from '@npp/transport/client'
 import { multiaddr } from '@multiformats/multiaddr'
-import { CidString as CatalogCid, Instrument as CatalogInstrument, LIMITS, pieceFields, ProfileFieldSchema, ProfileValueSchema, QueryOptionsSchema } from '@npp/catalog'
+import { CidString as CatalogCid, Instrument as CatalogInstrument, LIMITS, pieceFields, ProfileFieldSchema, ProfileValueSchema, QueryOptionsSchema } from '@npp/catalog/schema'
 import { z } from 'zod'
 
 /**

@@ -1,5 +1,5 @@
 import { Option } from 'commander'
-import { isAlive } from '@npp/transport'
+import { isAlive } from '@npp/transport/client'
 import { InviteBody, InviteString, MultiaddrString, PendingTarget, UserDbAddress } from '../../api/schemas.js'
 import { EXIT, PeerStopTimeoutError } from '../../errors.js'
 import { locatePeer } from '../../repo.js'
