@@ -12,7 +12,8 @@ import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
 import { readBlock, readManifest } from './blocks.js'
 import type { BlockReader } from './blocks.js'
-import { HeadsPolicy, accessProviders, providersOf, withLibp2p, withProviders } from './providers.js'
+import { HeadsPolicy, accessProviders, providersOf, withLibp2p, withProviders, withStopSignal } from './providers.js'
+import { NotStartedError } from './errors.js'
 
 /** An OrbitDB identity: `id` is what access controllers list as writers */
 export interface Identity {
@@ -217,16 +218,20 @@ const coreStorage = core as unknown as {
  * ./providers.ts), not with every peer that is connected or has the db open.
  */
 export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<OrbitDB> {
-  const heads = new HeadsPolicy(options.ipfs.libp2p)
-  const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(options.ipfs, heads.wrap()) })
+  // Stopping aborts every block fetch OrbitDB has under way, so that an open waiting on
+  // the network ends at once instead of creating its LevelDB stores after the stop
+  const stopping = new AbortController()
+  const ipfs = withStopSignal(options.ipfs, stopping.signal)
+  const heads = new HeadsPolicy(ipfs.libp2p)
+  const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(ipfs, heads.wrap()) })
   const open = orbitdb.open
   const openFrom = async (address: string, openOptions: OpenOptions = {}): Promise<Database> => {
     const { from, ...rest } = openOptions
     const providers = providersOf(from)
     if (providers == null || !isValidAddress(address)) return await open(address, rest)
     // OrbitDB reads the manifest through a store of its own: have the block first
-    const manifest = await readManifest(options.ipfs, address, { signal: rest.signal, providers })
-    const scoped = withProviders(options.ipfs, providers)
+    const manifest = await readManifest(ipfs, address, { signal: rest.signal, providers })
+    const scoped = withProviders(ipfs, providers)
     const entryStorage = rest.entryStorage ?? await coreStorage.ComposedStorage(
       await coreStorage.LRUStorage({ size: 1000 }),
       await coreStorage.IPFSBlockStorage({ ipfs: scoped, pin: true })
@@ -241,7 +246,25 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
       release()
     }
   }
-  orbitdb.open = openFrom as OrbitDB['open']
+  // OrbitDB's stop closes the dbs it has opened, not those still opening: each would
+  // open after the stop and write into a repo its owner may already be removing
+  const opening = new Set<Promise<Database>>()
+  orbitdb.open = (async (address: string, openOptions?: OpenOptions) => {
+    if (stopping.signal.aborted) throw new NotStartedError(`open ${address}`)
+    const pending = openFrom(address, openOptions)
+    opening.add(pending)
+    try {
+      return await pending
+    } finally {
+      opening.delete(pending)
+    }
+  }) as OrbitDB['open']
+  const stop = orbitdb.stop
+  orbitdb.stop = async () => {
+    stopping.abort(new NotStartedError('fetch a block'))
+    await Promise.allSettled([...opening])
+    await stop()
+  }
   return orbitdb
 }
 

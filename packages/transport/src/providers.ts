@@ -128,6 +128,14 @@ export function withLibp2p (helia: Helia<NppLibp2p>, libp2p: NppLibp2p): Helia<N
   return overriding(helia, { libp2p })
 }
 
+/** `helia` whose block fetches also end when `stop` aborts */
+export function withStopSignal (helia: Helia<NppLibp2p>, stop: AbortSignal): Helia<NppLibp2p> {
+  const { blockstore } = helia
+  const get = (cid: CID, options: { signal?: AbortSignal, [key: string]: unknown } = {}): ReturnType<typeof blockstore.get> =>
+    blockstore.get(cid, { ...options, signal: options.signal == null ? stop : AbortSignal.any([options.signal, stop]) })
+  return overriding(helia, { blockstore: overriding(blockstore, { get }) })
+}
+
 /** `target` with some properties replaced; its methods stay bound to it (private fields) */
 function overriding<T extends object> (target: T, overrides: Partial<Record<keyof T, unknown>>): T {
   return new Proxy(target, {

@@ -5,11 +5,15 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
+import * as dagCbor from '@ipld/dag-cbor'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBus } from '@npp/bus'
 import { createLibp2p } from 'libp2p'
+import { base58btc } from 'multiformats/bases/base58'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTransport, DialTimeoutError, PeerUnreachableError, RepoLockedError } from '../src/index.js'
+import { createTransport, DialTimeoutError, NotStartedError, PeerUnreachableError, RepoLockedError } from '../src/index.js'
 import { tempRepo } from './helpers.js'
 import type { Transport } from '../src/index.js'
 import type { Server, Socket } from 'node:net'
@@ -95,6 +99,23 @@ describe('transport edge cases', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
     const failed = results.find((r) => r.status === 'rejected')
     expect(failed?.status === 'rejected' ? failed.reason : undefined).toBeInstanceOf(RepoLockedError)
+  })
+
+  it('settles the db opens under way before its stop returns, and refuses opens after it', async () => {
+    const { transport } = await started('stop-while-opening')
+    // a manifest nobody has (the open waits on the network), and a db of our own (the open
+    // creates its LevelDB stores)
+    const missing = `/orbitdb/${CID.createV1(dagCbor.code, await sha256.digest(new TextEncoder().encode('nobody has this db'))).toString(base58btc)}`
+    const { orbitdb } = transport
+    const settled: string[] = []
+    const opens = [missing, 'a-db-of-our-own'].map((address) => orbitdb.open(address).finally(() => { settled.push(address) }))
+    for (const open of opens) open.catch(() => {})
+    await transport.stop()
+    // before: an open went on after the stop and created its LevelDB stores in a repo its
+    // owner was already removing (ENOTEMPTY in the discovery benchmark)
+    expect(settled.sort()).toEqual([missing, 'a-db-of-our-own'].sort())
+    await expect(opens[0]).rejects.toThrow()
+    await expect(orbitdb.open(missing)).rejects.toBeInstanceOf(NotStartedError)
   })
 
   it('keeps the repo folder (our signing keys) to ourselves: 0700 on every start, also for a repo made readable before', async () => {
