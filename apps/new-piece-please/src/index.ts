@@ -9,7 +9,7 @@
  *
  * This is the file to copy from when you compose the packages into your own app:
  * {@link createPeer} is the whole wiring (one bus, one factory call per package,
- * started in the order transport, catalog, companions, discovery, and one
+ * started in the order transport, companions, catalog, discovery, and one
  * inspection observer); nothing reaches into a package's internals.
  *
  * @example A peer with its dashboard, in your own program

@@ -10,8 +10,9 @@ import type { AnyActorRef, SnapshotFrom } from 'xstate'
  * order and down in reverse, and while they run it invokes one actor per package
  * under the package's name as XState system id (`transport`, `catalog`,
  * `companions`, `discovery`), so `actor.system.get('catalog')` finds it. The
- * order is the packages' contract: the catalog writes our profile before
- * discovery announces it, and companions listen before discovery finds any.
+ * order is the packages' contract: companions redial first (the catalog follows
+ * them from its creation, whenever they come online), the catalog writes our
+ * profile before discovery announces it, and both listen before discovery finds any.
  *
  * Why not invoke the package machines (`transportMachine`, ...) directly? Each
  * package's factory creates and owns its machine's actor; that actor *is* the
@@ -28,7 +29,7 @@ import type { AnyActorRef, SnapshotFrom } from 'xstate'
  */
 
 /** The packages of a peer, in start order (stop order is the reverse) */
-export const COMPONENTS = ['transport', 'catalog', 'companions', 'discovery'] as const
+export const COMPONENTS = ['transport', 'companions', 'catalog', 'discovery'] as const
 export type ComponentName = typeof COMPONENTS[number]
 
 /** What the root machine needs of a package: its lifecycle and its actor */
@@ -153,9 +154,9 @@ export const appMachine = setup({
       initial: 'transport',
       on: { stop: 'stopping' },
       states: {
-        transport: startState('transport', 'catalog'),
-        catalog: startState('catalog', 'companions'),
-        companions: startState('companions', 'discovery'),
+        transport: startState('transport', 'companions'),
+        companions: startState('companions', 'catalog'),
+        catalog: startState('catalog', 'discovery'),
         discovery: startState('discovery', '#npp.running')
       }
     },

@@ -284,7 +284,14 @@ export const catalogMachine = setup({
     replicaSeq: 0
   }),
   initial: 'stopped',
+  // Companions are followed from the catalog's creation, whatever the start order: one
+  // that comes online while we start (or are stopped) gets its replica once we run
+  invoke: { src: 'bus', input: ({ context }) => ({ bus: context.bus }) },
   on: {
+    'companion:discovered': { actions: 'recordCompanion' },
+    'companion:online': { actions: 'recordCompanion' },
+    'companion:offline': { actions: 'recordCompanion' },
+    'companion:removed': { actions: 'forgetCompanion' },
     // Queries, writes and replicas report in every state, so queries aborted by a stop still end
     'replica.updated': { actions: 'emitReplicated' },
     'xstate.done.actor.*': [
@@ -317,17 +324,13 @@ export const catalogMachine = setup({
     },
     running: {
       entry: 'ensureReplicas',
-      invoke: [
-        { src: 'bus', input: ({ context }) => ({ bus: context.bus }) },
-        { src: 'followOwn', input: ({ context }) => ({ stores: context.stores! }) }
-      ],
+      invoke: { src: 'followOwn', input: ({ context }) => ({ stores: context.stores! }) },
       on: {
         stop: 'stopping',
         'companion:discovered': { actions: ['recordCompanion', 'evictReplicas', 'ensureReplicas'] },
         'companion:online': { actions: ['recordCompanion', 'evictReplicas', 'ensureReplicas'] },
         // an online companion waiting for a place may take the one this companion leaves
         'companion:offline': { actions: ['recordCompanion', 'evictReplicas', 'ensureReplicas'] },
-        'companion:removed': { actions: 'forgetCompanion' },
         query: { actions: 'spawnQuery' },
         write: { actions: 'spawnWrite' },
         'own.changed': { actions: 'emitChanges' },

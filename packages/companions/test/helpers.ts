@@ -47,15 +47,15 @@ export async function startPeer (cleanups: Cleanups, repo: string, options: Peer
   const discovery = createDiscovery({ bus, transport, catalog, companions, accept: 'all', ...options.discovery })
   const stop = async (): Promise<void> => {
     await discovery.stop()
-    await companions.stop()
     await catalog.stop()
+    await companions.stop()
     await transport.stop()
   }
   cleanups.add(stop)
-  // the order of the contract: transport, catalog, companions, discovery
+  // the order of the contract: transport, companions, catalog, discovery
   await transport.start()
-  await catalog.start()
   await companions.start()
+  await catalog.start()
   await discovery.start()
   return { bus, transport, catalog, companions, discovery, repo, events, stop }
 }

@@ -104,8 +104,8 @@ if (options.watchDials === true) {
 }
 
 await transport.start()
-await catalog.start()
 await companions.start()
+await catalog.start()
 await discovery.start()
 
 const own = {
