@@ -14,6 +14,8 @@ import { readBlock, readManifest } from './blocks.js'
 import type { BlockReader } from './blocks.js'
 import { HeadsPolicy, accessProviders, providersOf, withLibp2p, withProviders, withStopSignal } from './providers.js'
 import { NotStartedError } from './errors.js'
+import { fastVerify } from './verify.js'
+import type { VerifyFn } from './verify.js'
 
 /** An OrbitDB identity: `id` is what access controllers list as writers */
 export interface Identity {
@@ -224,6 +226,9 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   const ipfs = withStopSignal(options.ipfs, stopping.signal)
   const heads = new HeadsPolicy(ipfs.libp2p)
   const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(ipfs, heads.wrap()) })
+  // every log verifies its entries with our identity's verify: OpenSSL in front of noble
+  const identity = orbitdb.identity as Identity & { verify: VerifyFn }
+  identity.verify = fastVerify(identity.verify)
   const open = orbitdb.open
   const openFrom = async (address: string, openOptions: OpenOptions = {}): Promise<Database> => {
     const { from, ...rest } = openOptions
