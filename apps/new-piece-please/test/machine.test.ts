@@ -28,23 +28,23 @@ describe('the root machine', () => {
     await waitFor(actor, (s) => s.matches('running'))
     // the packages' contract: the catalog writes the profile before discovery announces it,
     // and companions listen before discovery finds any
-    expect(log).toEqual(['start transport', 'start catalog', 'start companions', 'start discovery'])
+    expect(log).toEqual(['start transport', 'start companions', 'start catalog', 'start discovery'])
     for (const name of COMPONENTS) expect(actor.system.get(name), name).toBeDefined()
     expect(actor.getSnapshot().context.states).toEqual({ transport: 'idle', catalog: 'idle', companions: 'idle', discovery: 'idle' })
     actor.send({ type: 'stop' })
     await waitFor(actor, (s) => s.matches('stopped'))
-    expect(log.slice(4)).toEqual(['stop discovery', 'stop companions', 'stop catalog', 'stop transport'])
+    expect(log.slice(4)).toEqual(['stop discovery', 'stop catalog', 'stop companions', 'stop transport'])
     for (const name of COMPONENTS) expect(actor.system.get(name), name).toBeUndefined()
     actor.stop()
   })
 
   it('fails with the first error and stops what had started when a package cannot start', async () => {
     const log: string[] = []
-    const actor = createActor(appMachine, { input: { components: components(log, { failStart: 'companions' }), bus: createBus() } }).start()
+    const actor = createActor(appMachine, { input: { components: components(log, { failStart: 'catalog' }), bus: createBus() } }).start()
     actor.send({ type: 'start' })
     const snapshot = await waitFor(actor, (s) => s.matches('failed'))
-    expect(snapshot.context.error?.message).toBe('companions cannot start')
-    expect(log).toEqual(['start transport', 'start catalog', 'start companions', 'stop discovery', 'stop companions', 'stop catalog', 'stop transport'])
+    expect(snapshot.context.error?.message).toBe('catalog cannot start')
+    expect(log).toEqual(['start transport', 'start companions', 'start catalog', 'stop discovery', 'stop catalog', 'stop companions', 'stop transport'])
     actor.stop()
   })
 
@@ -57,7 +57,7 @@ describe('the root machine', () => {
     bus.emit('transport:failed', { error: new Error('libp2p crashed') })
     const snapshot = await waitFor(actor, (s) => s.matches('failed'))
     expect(snapshot.context.error?.message).toBe('libp2p crashed')
-    expect(log.slice(-4)).toEqual(['stop discovery', 'stop companions', 'stop catalog', 'stop transport'])
+    expect(log.slice(-4)).toEqual(['stop discovery', 'stop catalog', 'stop companions', 'stop transport'])
     actor.stop()
   })
 

@@ -52,6 +52,15 @@ bus.onAny((type, payload) => {
   } else {
     out({ event: type, ...(payload as object) })
   }
+  // the size of discovery's pending list itself, once the step that added one is done
+  // (hostile-consent checks the bound on it, not on a count rebuilt from events)
+  if (type === 'companion:pending') {
+    queueMicrotask(() => {
+      try {
+        out({ event: 'pending:size', size: discovery.pending().length })
+      } catch { /* stopped meanwhile */ }
+    })
+  }
 })
 
 const transport = createTransport({
