@@ -25,6 +25,8 @@ export interface BlockOptions {
    * they do not have it.
    */
   providers?: PeerId[]
+  /** Read our blockstore only (Helia's `offline`): a block we do not have is an error, never a want */
+  offline?: boolean
 }
 
 /** What {@link readBlock} needs of Helia: its blockstore's `get`, a stream of chunks */
@@ -47,7 +49,7 @@ export async function readManifest (ipfs: BlockReader, address: string, options:
  */
 export async function readBlock (ipfs: BlockReader, cid: CID, options: BlockOptions = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
-  const { signal, providers } = options
-  for await (const chunk of ipfs.blockstore.get(cid, providers == null ? { signal } : { signal, providers })) chunks.push(chunk)
+  const { signal, providers, offline } = options
+  for await (const chunk of ipfs.blockstore.get(cid, { signal, ...(providers == null ? {} : { providers }), ...(offline === true ? { offline } : {}) })) chunks.push(chunk)
   return chunks.length === 1 ? chunks[0]! : concat(chunks)
 }

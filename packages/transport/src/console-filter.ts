@@ -79,10 +79,17 @@ export interface TransportDiagnostics {
    * addresses, newest first.
    */
   deniedDials: { count: number, recent: string[] }
+  /**
+   * Log blocks sent and received through `/npp/log-blocks/1.0.0` (process-wide): blocks
+   * `served` to peers, `received` and `stored` by our prefetches, blocks refused as
+   * `invalid` (not what their CID names), and peers that did not speak the protocol
+   * (`unsupported`: stock OrbitDB peers, synced over bitswap)
+   */
+  logBlocks: { served: number, stored: number, received: number, invalid: number, unsupported: number }
 }
 
 /** The counts kept for the whole process (the rest of {@link TransportDiagnostics} is the transport's) */
-type ProcessCounts = Omit<TransportDiagnostics, 'refusedIdentities' | 'deniedDials'>
+type ProcessCounts = Omit<TransportDiagnostics, 'refusedIdentities' | 'deniedDials' | 'logBlocks'>
 
 export type Notice =
   | { source: 'orbitdb', kind: OrbitDBNoticeKind, detail: string }

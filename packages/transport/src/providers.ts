@@ -68,9 +68,12 @@ const HEADS = '/orbitdb/heads'
 export class HeadsPolicy {
   readonly #sources = new Map<string, PeerId>()
   readonly #libp2p: NppLibp2p
+  readonly #beforeJoin: BeforeJoin | undefined
 
-  constructor (libp2p: NppLibp2p) {
+  /** `beforeJoin` runs for every head a peer sends in an exchange, before OrbitDB joins it */
+  constructor (libp2p: NppLibp2p, beforeJoin?: BeforeJoin) {
     this.#libp2p = libp2p
+    this.#beforeJoin = beforeJoin
   }
 
   /** `address` exchanges heads with `source` (and others only while `source` is away) until released */
@@ -85,6 +88,19 @@ export class HeadsPolicy {
     return source == null || source.equals(peer) || this.#libp2p.getConnections(source).length === 0
   }
 
+  /** `stream` whose heads (as OrbitDB reads them) wait for `beforeJoin` */
+  #joining (stream: Stream, peer: PeerId): Stream {
+    const beforeJoin = this.#beforeJoin
+    if (beforeJoin == null) return stream
+    const heads = async function * (): AsyncGenerator<{ subarray: () => Uint8Array }> {
+      for await (const value of stream) {
+        await beforeJoin(peer, value.subarray())
+        yield value
+      }
+    }
+    return overriding(stream, { [Symbol.asyncIterator]: heads })
+  }
+
   /**
    * libp2p as OrbitDB's `Sync` uses it, with this policy on its heads protocol: a dial
    * the policy refuses fails as `UnsupportedProtocolError` (which OrbitDB skips, as for a
@@ -97,7 +113,7 @@ export class HeadsPolicy {
       const first = [protocol].flat()[0] ?? ''
       if (!first.startsWith(HEADS)) return await libp2p.handle(protocol, handler, options)
       const guarded = (stream: Stream, connection: Connection): void | Promise<void> => {
-        if (this.allows(first, connection.remotePeer)) return handler(stream, connection)
+        if (this.allows(first, connection.remotePeer)) return handler(this.#joining(stream, connection.remotePeer), connection)
         return decline(stream)
       }
       await libp2p.handle(protocol, guarded, options)
@@ -107,11 +123,15 @@ export class HeadsPolicy {
       if (first.startsWith(HEADS) && typeof peer === 'object' && 'toMultihash' in peer && !this.allows(first, peer)) {
         throw new UnsupportedProtocolError('heads of this db are exchanged with its source while it is connected')
       }
-      return await libp2p.dialProtocol(peer, protocols, options)
+      const stream = await libp2p.dialProtocol(peer, protocols, options)
+      return first.startsWith(HEADS) && typeof peer === 'object' && 'toMultihash' in peer ? this.#joining(stream, peer) : stream
     }
     return overriding(libp2p, { handle, dialProtocol })
   }
 }
+
+/** Something to do with a head a peer sent (its entry's bytes) before OrbitDB joins it */
+export type BeforeJoin = (peer: PeerId, head: Uint8Array) => Promise<void>
 
 /** An exchange of heads without ours, and theirs read but not joined */
 async function decline (stream: Stream): Promise<void> {

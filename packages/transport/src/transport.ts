@@ -11,6 +11,7 @@ import { transportMachine } from './transport.machine.js'
 import type { TransportDiagnostics } from './console-filter.js'
 import type { ConnectionMonitorOptions, DialPolicy, Node, NppLibp2p } from './node.js'
 import { refusedIdentities } from './orbitdb.js'
+import { logBlocksCounts } from './log-blocks.js'
 import type { OrbitDB } from './orbitdb.js'
 import type { Helia } from '@helia/utils'
 import type { PeerId, Startable } from '@libp2p/interface'
@@ -278,7 +279,7 @@ export function createTransport (init: TransportInit): Transport {
     },
 
     diagnostics () {
-      return { ...consoleCounts(), refusedIdentities: { ...refusedIdentities }, deniedDials: { count: denied.count, recent: [...denied.recent] } }
+      return { ...consoleCounts(), refusedIdentities: { ...refusedIdentities }, deniedDials: { count: denied.count, recent: [...denied.recent] }, logBlocks: { ...logBlocksCounts } }
     }
   }
   return transport

@@ -1,0 +1,82 @@
+/**
+ * `/npp/log-blocks/1.0.0` (src/log-blocks.ts): a replica's first heads exchange brings
+ * the log's blocks in one stream, each checked against its CID; a peer that sends a
+ * block that is not what its CID names is cut off and nothing of it is stored; a peer
+ * without the protocol leaves OrbitDB to plain bitswap.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Documents, openOwnDatabase } from '../src/index.js'
+import { LOG_BLOCKS_PROTOCOL, logBlocksCounts, prefetchLogBlocks } from '../src/log-blocks.js'
+import { startedTransport } from './helpers.js'
+import type { Transport, DocumentsDatabase } from '../src/index.js'
+import type { Stream } from '@libp2p/interface'
+
+const ENTRIES = 300
+const cleanups: Array<() => Promise<void>> = []
+let owner: Transport
+let reader: Transport
+let db: DocumentsDatabase<{ hash: string, title: string }>
+const silent = Object.assign(() => {}, { enabled: false, error: () => {}, trace: () => {}, newScope: () => silent }) as never
+
+beforeAll(async () => {
+  owner = await startedTransport(cleanups, 'log-blocks-owner')
+  reader = await startedTransport(cleanups, 'log-blocks-reader')
+  db = await openOwnDatabase(owner.orbitdb, 'log-blocks-test', Documents<{ hash: string, title: string }>({ indexBy: 'hash' }))
+  for (let i = 0; i < ENTRIES; i++) await db.put({ hash: `piece-${i}`, title: `Piece ${i}` })
+  await reader.connect(owner.multiaddrs[0]!)
+})
+afterAll(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn()
+})
+
+describe('log blocks in one stream', () => {
+  it('a replica opened from its owner gets the whole log from the first heads exchange, before OrbitDB walks it', async () => {
+    const before = { ...logBlocksCounts }
+    const replica = await reader.orbitdb.open(db.address, { Database: Documents({ indexBy: 'hash' }), from: owner.peerId }) as DocumentsDatabase
+    const all = new Promise<void>((resolve) => {
+      const check = async (): Promise<void> => { if ((await replica.all()).length === ENTRIES) resolve() }
+      replica.events.on('update', () => { void check() })
+      replica.events.on('join', () => { void check() })
+      void check()
+    })
+    await all
+    // every entry of the log, and its writer's identity, came in the stream
+    expect(logBlocksCounts.stored - before.stored).toBeGreaterThanOrEqual(ENTRIES)
+    expect(logBlocksCounts.served - before.served).toBeGreaterThanOrEqual(ENTRIES)
+    expect(logBlocksCounts.invalid - before.invalid).toBe(0)
+    await replica.close()
+  })
+
+  it('stores nothing of a block that is not what its CID names, and stops reading that peer', async () => {
+    // a liar on the owner's side of the connection: it answers with a forged block
+    const real = dagCbor.encode({ v: 2, next: [], refs: [], payload: 'real' })
+    const cid = CID.createV1(dagCbor.code, await sha256.digest(real))
+    const forged = dagCbor.encode({ v: 2, next: [], refs: [], payload: 'forged' })
+    await owner.libp2p.unhandle(LOG_BLOCKS_PROTOCOL)
+    await owner.libp2p.handle(LOG_BLOCKS_PROTOCOL, async (stream: Stream) => {
+      const lp = lpStream(stream)
+      await lp.read()
+      const frame = new Uint8Array(cid.bytes.byteLength + forged.byteLength)
+      frame.set(cid.bytes)
+      frame.set(forged, cid.bytes.byteLength)
+      await lp.write(frame)
+      await lp.write(new Uint8Array(0))
+      await stream.close()
+    })
+    const result = await prefetchLogBlocks(reader.helia, peerIdFromString(owner.peerId), [cid], { log: silent })
+    expect(result).toMatchObject({ received: 0, stored: 0, stopped: 'invalid-block' })
+    expect(await reader.helia.blockstore.has(cid)).toBe(false)
+  })
+
+  it('leaves a peer without the protocol to bitswap', async () => {
+    await owner.libp2p.unhandle(LOG_BLOCKS_PROTOCOL)
+    const cid = CID.createV1(dagCbor.code, await sha256.digest(dagCbor.encode({ nobody: 'has this' })))
+    const result = await prefetchLogBlocks(reader.helia, peerIdFromString(owner.peerId), [cid], { log: silent })
+    expect(result).toMatchObject({ received: 0, stored: 0, stopped: 'unsupported' })
+  })
+})
