@@ -4,7 +4,13 @@
  * module happens in this file.
  */
 import * as core from '@orbitdb/core'
-import type { CID } from 'multiformats/cid'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { join } from 'node:path'
+import { knownKeysIndexStorage } from './index-storage.js'
+import { nppLogger } from './logging.js'
+import { prefetchLogBlocks, serveLogBlocks } from './log-blocks.js'
 import { WriterCheck } from './writer-check.js'
 import type { PrecheckRefusal, WriterCheckDeps } from './writer-check.js'
 import type { EventEmitter } from 'node:events'
@@ -187,6 +193,8 @@ export interface OpenOptions<D extends Database = Database> {
   from?: string
   /** OrbitDB's storage for the log's entries (by default an LRU cache over Helia's blockstore, pinned) */
   entryStorage?: unknown
+  /** OrbitDB's index of the log's entries (for a db opened `from` a peer: ./index-storage.ts) */
+  indexStorage?: unknown
 }
 
 /** A running OrbitDB instance */
@@ -206,6 +214,7 @@ export interface CreateOrbitDBOptions {
   directory?: string
 }
 
+const logBlocksLog = nppLogger('log-blocks')
 const coreCreateOrbitDB = core.createOrbitDB as (options: CreateOrbitDBOptions) => Promise<OrbitDB>
 type CoreStorage = Record<string, unknown>
 const coreStorage = core as unknown as {
@@ -224,7 +233,15 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   // the network ends at once instead of creating its LevelDB stores after the stop
   const stopping = new AbortController()
   const ipfs = withStopSignal(options.ipfs, stopping.signal)
-  const heads = new HeadsPolicy(ipfs.libp2p)
+  // a head a peer sends in an exchange: first the blocks below it, in one stream from that
+  // peer (./log-blocks.ts), unless we have the head already
+  const heads = new HeadsPolicy(ipfs.libp2p, async (peer, head) => {
+    const cid = CID.createV1(dagCbor.code, await sha256.digest(head))
+    if (await ipfs.blockstore.has(cid)) return
+    const result = await prefetchLogBlocks(ipfs, peer, [cid], { signal: stopping.signal, log: logBlocksLog })
+    logBlocksLog('prefetched below %s from %s: %o', cid, peer, result)
+  })
+  const unserve = await serveLogBlocks(ipfs, logBlocksLog)
   const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(ipfs, heads.wrap()) })
   // every log verifies its entries with our identity's verify: OpenSSL in front of noble
   const identity = orbitdb.identity as Identity & { verify: VerifyFn }
@@ -239,14 +256,18 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
     const scoped = withProviders(ipfs, providers)
     const entryStorage = rest.entryStorage ?? await coreStorage.ComposedStorage(
       await coreStorage.LRUStorage({ size: 1000 }),
-      await coreStorage.IPFSBlockStorage({ ipfs: scoped, pin: true })
+      await coreStorage.IPFSBlockStorage({ ipfs: scoped, pin: false })
     )
+    const ownIndex = rest.indexStorage == null ? await knownKeysIndexStorage(join(orbitdb.directory, `./${address}/`, '/log/_index/')) : undefined
     const release = accessProviders.hold(manifest.accessController, providers)
     try {
-      const db = await open(address, { ...rest, entryStorage })
+      const db = await open(address, { ...rest, entryStorage, indexStorage: rest.indexStorage ?? ownIndex })
       const unfollow = heads.follow(db.address, providers[0]!)
       db.events.once('close', unfollow)
       return db
+    } catch (err) {
+      await ownIndex?.close().catch(() => {})
+      throw err
     } finally {
       release()
     }
@@ -268,6 +289,7 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   orbitdb.stop = async () => {
     stopping.abort(new NotStartedError('fetch a block'))
     await Promise.allSettled([...opening])
+    await unserve().catch(() => {})
     await stop()
   }
   return orbitdb
