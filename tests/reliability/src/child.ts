@@ -162,16 +162,26 @@ if (options.countStreams === true) {
 }
 
 if (options.trackFetches != null) {
-  // Count blocks that were not stored locally when asked for: they came over bitswap
+  // Count blocks that arrived from peers: over bitswap (not stored locally when asked for)
+  // or in a log-blocks stream (stored through the blockstore). Our own writes are stored
+  // the same way: the tests that track fetches write nothing while they watch.
   const every = options.trackFetches
   const blockstore = transport.helia.blockstore
   const get = blockstore.get.bind(blockstore)
+  const put = blockstore.put.bind(blockstore)
   let fetched = 0
+  const arrived = (): void => { if (++fetched % every === 0) out({ event: 'fetched', count: fetched }) }
   blockstore.get = async function * (cid, getOptions) {
     const local = await blockstore.has(cid)
     yield * get(cid, getOptions)
-    if (!local && ++fetched % every === 0) out({ event: 'fetched', count: fetched })
+    if (!local) arrived()
   } as typeof blockstore.get
+  blockstore.put = (async (cid, block, putOptions) => {
+    const local = await blockstore.has(cid)
+    const stored = await put(cid, block, putOptions)
+    if (!local) arrived()
+    return stored
+  }) as typeof blockstore.put
 }
 
 if (options.statsEveryMs != null) {

@@ -1,0 +1,66 @@
+// Sequential local puts: each piece is added and awaited before the next, through the
+// catalog (`catalog.add`: validation, the serial writer, OrbitDB, our index), against
+// plain OrbitDB puts of the same documents into a Documents db on the same kind of node,
+// in the same run. Each measurement starts from a fresh repo.
+//
+// Env: PIECES (1000), REPS (3). Prints one JSON object on its last line.
+import { createBus } from '@npp/bus'
+import { createCatalog } from '@npp/catalog'
+import { Cleanups, percentile, round, tempDir } from '@npp/testkit'
+import { Documents, createTransport, openOwnDatabase } from '@npp/transport'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+const PIECES = Number(process.env.PIECES ?? 1000)
+const REPS = Number(process.env.REPS ?? 3)
+const log = (...args) => console.error('[bench:write]', ...args)
+
+const pieces = []
+for (let n = 0; n < PIECES; n++) {
+  const hash = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`bench-write-${n}`))).toString()
+  pieces.push({ hash, instrument: ['violin', 'cello', 'piano', 'flute'][n % 4], title: `Piece ${n}`, composer: `Composer ${n % 37}`, addedAt: n })
+}
+
+async function run (withCatalog) {
+  const cleanups = new Cleanups()
+  try {
+    const bus = createBus()
+    const transport = createTransport({ bus, repo: await tempDir(cleanups, 'bench-write') })
+    await transport.start()
+    cleanups.add(async () => { await transport.stop() })
+    if (withCatalog) {
+      const catalog = createCatalog({ bus, transport })
+      await catalog.start()
+      cleanups.add(async () => { await catalog.stop() })
+      const start = performance.now()
+      for (const piece of pieces) await catalog.add(piece)
+      return performance.now() - start
+    }
+    const db = await openOwnDatabase(transport.orbitdb, 'bench-write-raw', Documents({ indexBy: 'hash' }))
+    const start = performance.now()
+    for (const piece of pieces) await db.put(piece)
+    return performance.now() - start
+  } finally {
+    await cleanups.run()
+  }
+}
+
+const catalogMs = []
+const rawMs = []
+for (let i = 0; i < REPS; i++) {
+  rawMs.push(await run(false))
+  catalogMs.push(await run(true))
+  log(`run ${i + 1}: catalog ${Math.round(catalogMs.at(-1))} ms, raw OrbitDB ${Math.round(rawMs.at(-1))} ms for ${PIECES} puts`)
+}
+const ms = percentile(catalogMs, 0.5)
+const raw = percentile(rawMs, 0.5)
+console.log(JSON.stringify({
+  name: 'write',
+  pieces: PIECES,
+  per_second: round(PIECES * 1000 / ms, 1),
+  raw_orbitdb_per_second: round(PIECES * 1000 / raw, 1),
+  ms: Math.round(ms),
+  raw_orbitdb_ms: Math.round(raw),
+  catalog_runs_ms: catalogMs.map(Math.round),
+  raw_runs_ms: rawMs.map(Math.round)
+}))
