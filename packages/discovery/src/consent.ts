@@ -112,11 +112,16 @@ export function liveInvites (stored: unknown[], now = Date.now()): Record<string
 }
 
 const toBase64url = (bytes: Uint8Array): string => toString(bytes, 'base64url')
-const randomId = (bytes: number): string => toBase64url(crypto.getRandomValues(new Uint8Array(bytes)))
+const randomBase64url = (bytes: number): string => toBase64url(crypto.getRandomValues(new Uint8Array(bytes)))
+/**
+ * An invite's id: 144 random bits as 36 hex digits. Users type it (`npp invite revoke
+ * <id>`): a base64url id began with `-` one time in 64, and a CLI took it for an option.
+ */
+const randomInviteId = (): string => toString(crypto.getRandomValues(new Uint8Array(18)), 'base16')
 
 /** A new invite's secret parts (its addresses and peer id are the caller's) */
 export function issueInvite (ttlMs: number, uses: number, now = Date.now()): IssuedInvite {
-  return { id: randomId(18), secret: randomId(32), expiresAt: now + ttlMs, usesLeft: uses }
+  return { id: randomInviteId(), secret: randomBase64url(32), expiresAt: now + ttlMs, usesLeft: uses }
 }
 
 /** The one-line form of an invite */

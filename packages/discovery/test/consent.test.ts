@@ -127,6 +127,11 @@ describe('invites', () => {
     expect(checkInvite({}, proof, 'inviter', 'bob', 2_000)).toMatchObject({ ok: false, problem: expect.stringMatching(/unknown/) })
   })
 
+  it('have ids a user can type as a command argument (never beginning with -)', () => {
+    // a base64url id began with '-' one time in 64: `npp invite revoke -Wk...` was read as an option
+    for (let i = 0; i < 500; i++) expect(issueInvite(60_000, 1).id).toMatch(/^[0-9a-f]{36}$/)
+  })
+
   it('that are malformed are refused with what is wrong', () => {
     expect(() => decodeInvite('hello')).toThrow(InvalidInviteError)
     expect(() => decodeInvite('npp-invite:!!!')).toThrow(/not base64url-encoded JSON|not a valid invite/)
