@@ -7,7 +7,8 @@
  * received in a heads exchange is handed to OrbitDB, we ask the peer that sent it for
  * every block below it in one stream: the server walks its own blockstore (never the
  * network) and sends each block with its CID; we check every block against its CID
- * (dag-cbor, sha2-256) before storing it. Nothing else changes: OrbitDB still walks,
+ * (dag-cbor, sha2-256) and that it is linked from the head or a block before it, before
+ * storing it. Nothing else changes: OrbitDB still walks,
  * verifies every signature and asks the access controller for each entry, and fetches
  * over bitswap what the stream did not bring. A peer without the protocol (a stock
  * OrbitDB peer) answers `UnsupportedProtocolError` and plain OrbitDB sync goes on.
@@ -61,7 +62,7 @@ export interface PrefetchResult {
   stored: number
   bytes: number
   /** Why the stream ended before the server's end mark, if it did */
-  stopped?: 'known' | 'limit' | 'unsupported' | 'invalid-block' | 'error'
+  stopped?: 'known' | 'limit' | 'unsupported' | 'invalid-block' | 'unexpected-block' | 'error'
 }
 
 /** The CIDs of the entries an entry links to (`next`, `refs`) and its writer's identity, when it is an OrbitDB entry */
@@ -165,10 +166,18 @@ export async function prefetchLogBlocks (
     const lp = lpStream(stream, { maxDataLength: limits.maxBlockBytes + 64 })
     await lp.write(new TextEncoder().encode(JSON.stringify({ heads: heads.slice(0, limits.maxHeads).map(String) })), { signal: options.signal })
     let knownRun = 0
+    // only blocks below the heads we asked for: each must be linked from one received before
+    // (the server walks in that order), so a peer cannot fill our blockstore with anything else
+    const expected = new Set(heads.slice(0, limits.maxHeads).map(String))
     while (true) {
       const frame = (await lp.read({ signal: options.signal })).subarray()
       if (frame.byteLength === 0) break
       const [cid, block] = CID.decodeFirst(frame)
+      if (!expected.has(cid.toString())) {
+        logBlocksCounts.invalid++
+        result.stopped = 'unexpected-block'
+        break
+      }
       if (!(await matches(cid, block))) {
         logBlocksCounts.invalid++
         result.stopped = 'invalid-block'
@@ -176,6 +185,7 @@ export async function prefetchLogBlocks (
       }
       result.received++
       logBlocksCounts.received++
+      for (const next of links(block)) expected.add(next.toString())
       result.bytes += block.byteLength
       if (await helia.blockstore.has(cid)) {
         if (++knownRun >= KNOWN_RUN) { result.stopped = 'known'; break }

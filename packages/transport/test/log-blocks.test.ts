@@ -73,6 +73,31 @@ describe('log blocks in one stream', () => {
     expect(await reader.helia.blockstore.has(cid)).toBe(false)
   })
 
+  it('stores nothing a peer sends that is not below the head we asked for', async () => {
+    // a valid block (it is what its CID names), but not linked from the head
+    const head = dagCbor.encode({ v: 2, next: [], refs: [], payload: 'the head' })
+    const headCid = CID.createV1(dagCbor.code, await sha256.digest(head))
+    const unrelated = dagCbor.encode({ filler: 'x'.repeat(1000) })
+    const unrelatedCid = CID.createV1(dagCbor.code, await sha256.digest(unrelated))
+    await owner.libp2p.unhandle(LOG_BLOCKS_PROTOCOL)
+    await owner.libp2p.handle(LOG_BLOCKS_PROTOCOL, async (stream: Stream) => {
+      const lp = lpStream(stream)
+      await lp.read()
+      for (const [cid, bytes] of [[headCid, head], [unrelatedCid, unrelated]] as const) {
+        const frame = new Uint8Array(cid.bytes.byteLength + bytes.byteLength)
+        frame.set(cid.bytes)
+        frame.set(bytes, cid.bytes.byteLength)
+        await lp.write(frame)
+      }
+      await lp.write(new Uint8Array(0))
+      await stream.close()
+    })
+    const result = await prefetchLogBlocks(reader.helia, peerIdFromString(owner.peerId), [headCid], { log: silent })
+    expect(result).toMatchObject({ received: 1, stored: 1, stopped: 'unexpected-block' })
+    expect(await reader.helia.blockstore.has(headCid)).toBe(true)
+    expect(await reader.helia.blockstore.has(unrelatedCid)).toBe(false)
+  })
+
   it('leaves a peer without the protocol to bitswap', async () => {
     await owner.libp2p.unhandle(LOG_BLOCKS_PROTOCOL)
     const cid = CID.createV1(dagCbor.code, await sha256.digest(dagCbor.encode({ nobody: 'has this' })))
