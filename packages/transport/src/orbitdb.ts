@@ -11,13 +11,14 @@ import { join } from 'node:path'
 import { knownKeysIndexStorage } from './index-storage.js'
 import { nppLogger } from './logging.js'
 import { prefetchLogBlocks, serveLogBlocks } from './log-blocks.js'
-import { WriterCheck } from './writer-check.js'
-import type { PrecheckRefusal, WriterCheckDeps } from './writer-check.js'
+import type { PrecheckRefusal } from './writer-check.js'
+// our IPFSAccessController, registered as OrbitDB's `ipfs` controller when it loads
+import { IPFSAccessController } from './access-controller.js'
 import type { EventEmitter } from 'node:events'
 import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
-import { readBlock, readManifest } from './blocks.js'
-import type { BlockReader } from './blocks.js'
+import type { PeerId } from '@libp2p/interface'
+import { readManifest } from './blocks.js'
 import { HeadsPolicy, accessProviders, providersOf, withLibp2p, withProviders, withStopSignal } from './providers.js'
 import { NotStartedError } from './errors.js'
 import { fastVerify } from './verify.js'
@@ -247,10 +248,31 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   const identity = orbitdb.identity as Identity & { verify: VerifyFn }
   identity.verify = fastVerify(identity.verify)
   const open = orbitdb.open
+  // dbs opened `from` a peer, by address: opening one again returns it, as OrbitDB's own
+  // open does (the stores below are created once; a second LevelDB on the same folder fails)
+  const openedFrom = new Map<string, Promise<Database>>()
   const openFrom = async (address: string, openOptions: OpenOptions = {}): Promise<Database> => {
-    const { from, ...rest } = openOptions
-    const providers = providersOf(from)
-    if (providers == null || !isValidAddress(address)) return await open(address, rest)
+    const providers = providersOf(openOptions.from)
+    if (providers == null || !isValidAddress(address)) {
+      const { from: _from, ...rest } = openOptions
+      return await open(address, rest)
+    }
+    const key = address.startsWith('/orbitdb/') ? address : `/orbitdb/${address}`
+    const existing = openedFrom.get(key)
+    if (existing != null) return await existing
+    const opening = openWithProviders(address, providers, openOptions)
+    openedFrom.set(key, opening)
+    try {
+      const db = await opening
+      db.events.once('close', () => { if (openedFrom.get(key) === opening) openedFrom.delete(key) })
+      return db
+    } catch (err) {
+      openedFrom.delete(key)
+      throw err
+    }
+  }
+  const openWithProviders = async (address: string, providers: PeerId[], openOptions: OpenOptions): Promise<Database> => {
+    const { from: _from, ...rest } = openOptions
     // OrbitDB reads the manifest through a store of its own: have the block first
     const manifest = await readManifest(ipfs, address, { signal: rest.signal, providers })
     const scoped = withProviders(ipfs, providers)
@@ -258,7 +280,10 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
       await coreStorage.LRUStorage({ size: 1000 }),
       await coreStorage.IPFSBlockStorage({ ipfs: scoped, pin: false })
     )
-    const ownIndex = rest.indexStorage == null ? await knownKeysIndexStorage(join(orbitdb.directory, `./${address}/`, '/log/_index/')) : undefined
+    // (a db OrbitDB already has open without `from` holds the folder: OrbitDB's own index then)
+    const ownIndex = rest.indexStorage != null
+      ? undefined
+      : await knownKeysIndexStorage(join(orbitdb.directory, `./${address}/`, '/log/_index/')).catch(() => undefined)
     const release = accessProviders.hold(manifest.accessController, providers)
     try {
       const db = await open(address, { ...rest, entryStorage, indexStorage: rest.indexStorage ?? ownIndex })
@@ -307,70 +332,6 @@ export const KeyValue = <V = unknown>(): DatabaseFactory<KeyValueDatabase<V>> =>
 export const Documents = <D extends Record<string, unknown> = Record<string, unknown>>(options: { indexBy: string }): DatabaseFactory<DocumentsDatabase<D>> =>
   Object.assign(coreDocuments(options), { type: 'documents' as const })
 export const Events = <V = unknown>(): DatabaseFactory<EventsDatabase<V>> => Object.assign(coreEvents(), { type: 'events' as const })
-type CoreAccessController = AccessController & { [key: string]: unknown }
-export type CoreAccessControllerArgs = {
-  identities: { getIdentity(hash: string): Promise<{ publicKey: string } | undefined> }
-  orbitdb?: {
-    identity?: { hash: string, id: string, publicKey?: string }
-    ipfs?: BlockReader & { blockstore: { has(cid: CID): Promise<boolean> } }
-  }
-  [key: string]: unknown
-}
-
-/** Entries our access controllers refused before any further check, by reason (process-wide; see `transport.diagnostics()`) */
-export const refusedIdentities: Record<'unknown-identity' | 'not-a-writer' | 'bad-identity', number> = { 'unknown-identity': 0, 'not-a-writer': 0, 'bad-identity': 0 }
-const coreIPFSAccessController = core.IPFSAccessController as (options?: { write?: string[] }) => (args: CoreAccessControllerArgs) => Promise<CoreAccessController>
-
-/** What a db's {@link WriterCheck} reads: its writers, our identity, and the blocks and identities OrbitDB has */
-export function writerCheckDeps (args: CoreAccessControllerArgs, controller: { write?: unknown }): WriterCheckDeps {
-  const helia = args.orbitdb?.ipfs
-  // the writers' identities are asked of the peer the db is opened from (see createOrbitDB)
-  const providers = accessProviders.get(args.address)
-  return {
-    write: Array.isArray(controller.write) ? controller.write as string[] : [],
-    ...(args.orbitdb?.identity == null ? {} : { own: { hash: args.orbitdb.identity.hash, id: args.orbitdb.identity.id, publicKey: args.orbitdb.identity.publicKey } }),
-    has: async (cid) => await helia?.blockstore.has(cid) ?? false,
-    fetch: async (cid, signal) => { if (helia != null) await readBlock(helia, cid, { signal, providers }) },
-    getIdentity: async (hash) => await args.identities.getIdentity(hash) as { id: string, publicKey: string } | undefined
-  }
-}
-
-/**
- * OrbitDB 4.0.0's `IPFSAccessController`, with the check OrbitDB leaves out: the
- * entry's signing key must be the public key of the identity it claims. OrbitDB
- * checks write access against `entry.identity` but verifies the signature against
- * `entry.key`, which the writer chooses; without this check anyone can write into
- * an owner-only db by naming the owner's identity hash and signing with their own
- * key (found by the reliability suite's hostile peer, see tests/reliability).
- * Same `type` (`ipfs`) and manifest as the original, so db addresses do not change.
- */
-export const IPFSAccessController = Object.assign(
-  (options?: { write?: string[] }): AccessControllerFactory => {
-    const create = coreIPFSAccessController(options)
-    return (async (args: CoreAccessControllerArgs) => {
-      const controller = await create(args)
-      const writers = new WriterCheck(writerCheckDeps(args, controller))
-      return {
-        ...controller,
-        precheck: (identity: unknown, key: unknown) => writers.precheck(identity, key),
-        async canAppend (entry: Entry & { key?: unknown }): Promise<boolean> {
-          // decided from memory where possible, never waiting long on a block nobody has
-          const writer = await writers.check(entry.identity)
-          if (!writer.ok) {
-            refusedIdentities[writer.reason]++
-            return false
-          }
-          if (typeof entry.key !== 'string' || writer.publicKey !== entry.key) return false
-          return await controller.canAppend(entry)
-        }
-      }
-    }) as AccessControllerFactory
-  },
-  { type: 'ipfs' as const }
-)
-// Registered under OrbitDB's own `ipfs` type: OrbitDB builds the access controller of
-// every db opened *by address* (companions' dbs, announced dbs) from this registry.
-;(core.useAccessController as (controller: unknown) => void)(IPFSAccessController)
 /** True for a string of the form `/orbitdb/<CID>` */
 export const isValidAddress = core.isValidAddress as (address: unknown) => boolean
 

@@ -52,6 +52,14 @@ describe('log blocks in one stream', () => {
     await replica.close()
   })
 
+  it('a replica opened again while it is open is the same db (its stores are not opened twice)', async () => {
+    const options = { Database: Documents({ indexBy: 'hash' }), from: owner.peerId }
+    const first = await reader.orbitdb.open(db.address, options)
+    const again = await reader.orbitdb.open(db.address, options)
+    expect(again).toBe(first)
+    await first.close()
+  })
+
   it('stores nothing of a block that is not what its CID names, and stops reading that peer', async () => {
     // a liar on the owner's side of the connection: it answers with a forged block
     const real = dagCbor.encode({ v: 2, next: [], refs: [], payload: 'real' })

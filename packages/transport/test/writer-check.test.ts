@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { IDENTITY_MISS_TTL_MS, WriterCheck } from '../src/writer-check.js'
 import type { WriterCheckDeps } from '../src/writer-check.js'
 import { readBlock } from '../src/blocks.js'
-import { writerCheckDeps } from '../src/orbitdb.js'
+import { writerCheckDeps } from '../src/access-controller.js'
 
 const cidOf = async (text: string): Promise<string> => CID.createV1(0x71, await sha256.digest(new TextEncoder().encode(text))).toString()
 
