@@ -120,7 +120,7 @@ export async function serveLogBlocks (helia: Helia<NppLibp2p>, log: Logger, limi
           continue // not ours: the client fetches it elsewhere
         }
         if (block.byteLength > limits.maxBlockBytes) continue
-        await lp.write(concatCid(cid, block))
+        await lp.write(encodeFrame(cid, block))
         sent++
         logBlocksCounts.served++
         bytes += block.byteLength
@@ -141,7 +141,8 @@ export async function serveLogBlocks (helia: Helia<NppLibp2p>, log: Logger, limi
   return async () => { await libp2p.unhandle(LOG_BLOCKS_PROTOCOL) }
 }
 
-function concatCid (cid: CID, block: Uint8Array): Uint8Array {
+/** One frame of a response: the block's CID bytes, then the block */
+export function encodeFrame (cid: CID, block: Uint8Array): Uint8Array {
   const out = new Uint8Array(cid.bytes.byteLength + block.byteLength)
   out.set(cid.bytes, 0)
   out.set(block, cid.bytes.byteLength)

@@ -11,7 +11,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Documents, openOwnDatabase } from '../src/index.js'
-import { LOG_BLOCKS_PROTOCOL, logBlocksCounts, prefetchLogBlocks } from '../src/log-blocks.js'
+import { LOG_BLOCKS_PROTOCOL, encodeFrame, logBlocksCounts, prefetchLogBlocks } from '../src/log-blocks.js'
 import { startedTransport } from './helpers.js'
 import type { Transport, DocumentsDatabase } from '../src/index.js'
 import type { Stream } from '@libp2p/interface'
@@ -30,6 +30,18 @@ beforeAll(async () => {
   for (let i = 0; i < ENTRIES; i++) await db.put({ hash: `piece-${i}`, title: `Piece ${i}` })
   await reader.connect(owner.multiaddrs[0]!)
 })
+/** The owner answers log-blocks requests with these frames, whatever was asked */
+async function serveFrames (frames: Array<[CID, Uint8Array]>): Promise<void> {
+  await owner.libp2p.unhandle(LOG_BLOCKS_PROTOCOL)
+  await owner.libp2p.handle(LOG_BLOCKS_PROTOCOL, async (stream: Stream) => {
+    const lp = lpStream(stream)
+    await lp.read()
+    for (const [cid, bytes] of frames) await lp.write(encodeFrame(cid, bytes))
+    await lp.write(new Uint8Array(0))
+    await stream.close()
+  })
+}
+
 afterAll(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
@@ -65,17 +77,7 @@ describe('log blocks in one stream', () => {
     const real = dagCbor.encode({ v: 2, next: [], refs: [], payload: 'real' })
     const cid = CID.createV1(dagCbor.code, await sha256.digest(real))
     const forged = dagCbor.encode({ v: 2, next: [], refs: [], payload: 'forged' })
-    await owner.libp2p.unhandle(LOG_BLOCKS_PROTOCOL)
-    await owner.libp2p.handle(LOG_BLOCKS_PROTOCOL, async (stream: Stream) => {
-      const lp = lpStream(stream)
-      await lp.read()
-      const frame = new Uint8Array(cid.bytes.byteLength + forged.byteLength)
-      frame.set(cid.bytes)
-      frame.set(forged, cid.bytes.byteLength)
-      await lp.write(frame)
-      await lp.write(new Uint8Array(0))
-      await stream.close()
-    })
+    await serveFrames([[cid, forged]])
     const result = await prefetchLogBlocks(reader.helia, peerIdFromString(owner.peerId), [cid], { log: silent })
     expect(result).toMatchObject({ received: 0, stored: 0, stopped: 'invalid-block' })
     expect(await reader.helia.blockstore.has(cid)).toBe(false)
@@ -87,19 +89,7 @@ describe('log blocks in one stream', () => {
     const headCid = CID.createV1(dagCbor.code, await sha256.digest(head))
     const unrelated = dagCbor.encode({ filler: 'x'.repeat(1000) })
     const unrelatedCid = CID.createV1(dagCbor.code, await sha256.digest(unrelated))
-    await owner.libp2p.unhandle(LOG_BLOCKS_PROTOCOL)
-    await owner.libp2p.handle(LOG_BLOCKS_PROTOCOL, async (stream: Stream) => {
-      const lp = lpStream(stream)
-      await lp.read()
-      for (const [cid, bytes] of [[headCid, head], [unrelatedCid, unrelated]] as const) {
-        const frame = new Uint8Array(cid.bytes.byteLength + bytes.byteLength)
-        frame.set(cid.bytes)
-        frame.set(bytes, cid.bytes.byteLength)
-        await lp.write(frame)
-      }
-      await lp.write(new Uint8Array(0))
-      await stream.close()
-    })
+    await serveFrames([[headCid, head], [unrelatedCid, unrelated]])
     const result = await prefetchLogBlocks(reader.helia, peerIdFromString(owner.peerId), [headCid], { log: silent })
     expect(result).toMatchObject({ received: 1, stored: 1, stopped: 'unexpected-block' })
     expect(await reader.helia.blockstore.has(headCid)).toBe(true)
