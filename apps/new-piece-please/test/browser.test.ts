@@ -86,6 +86,8 @@ describe('the dashboard in Chromium', () => {
     // both of bob's pieces have arrived in alice's replica of his catalog
     await bus.waitFor('catalog:replicated', (p) => p.peerId === bob.info.peerId && p.pieces === 2)
     bus.close()
+    // the companions list says so (its progress bar, shown while a catalog syncs, is gone)
+    await expect.poll(async () => await page.textContent('[data-companion="bob"] [data-testid=companion-sync]'), { timeout: 15_000 }).toBe('2 pieces')
 
     // new piece, please
     await page.fill('#random-form [name=instrument]', 'violin')

@@ -30,7 +30,7 @@ describe('npp demo', () => {
       expect(peer.companions.map((c) => c.peerId).sort()).toEqual(others.map((p) => p.peerId).sort())
       expect(peer.companions.every((c) => c.status === 'online')).toBe(true)
     }
-    expect(result.query.summary).toEqual({ answered: 3, timedOut: 0, failed: 0, total: 4 })
+    expect(result.query.summary).toEqual({ answered: 3, timedOut: 0, failed: 0, syncing: 0, total: 4 })
     const byTitle = Object.fromEntries(result.query.hits.map((h) => [h.title, h.sources.map((s) => `${s.kind}:${s.username}`).sort()]))
     expect(byTitle).toEqual({
       'Partita No. 2 in D minor': ['companion:bob', 'local:alice'],

@@ -137,10 +137,11 @@ async function loadCompanions () {
   $('companions-list').replaceChildren(companions.length === 0
     ? el('div', { class: 'empty' }, 'No companions yet. Connect to a peer: it becomes one by itself.')
     : el('table', {},
-      el('thead', {}, el('tr', {}, el('th', {}, 'username'), el('th', {}, 'status'), el('th', {}, 'peer'), el('th', {}, 'last seen'), el('th', {}))),
-      el('tbody', {}, companions.map((c) => el('tr', { dataset: { companion: c.profile.username, status: c.status } },
+      el('thead', {}, el('tr', {}, el('th', {}, 'username'), el('th', {}, 'status'), el('th', {}, 'catalog'), el('th', {}, 'peer'), el('th', {}, 'last seen'), el('th', {}))),
+      el('tbody', {}, companions.map((c) => el('tr', { dataset: { companion: c.profile.username, status: c.status, userDb: c.userDb } },
         el('td', {}, c.profile.username),
         el('td', {}, el('span', { class: `badge ${c.status}`, dataset: { testid: 'companion-status' } }, c.status)),
+        el('td', { class: 'sync' }, syncCell(c.catalog)),
         el('td', { class: 'mono', title: c.profile.nodeId }, short(c.profile.nodeId, 4)),
         el('td', { class: 'muted', title: when(c.lastSeen).title }, when(c.lastSeen).text),
         el('td', {}, el('button', {
@@ -148,6 +149,33 @@ async function loadCompanions () {
           title: 'stop following this companion',
           onclick: guarded('companions-error', async () => { await api.delete(`/api/companions?userDb=${encodeURIComponent(c.userDb)}`); await loadCompanions() })
         }, 'remove')))))))
+}
+
+/**
+ * Our replica of a companion's catalog: a progress bar while it syncs (log entries done of
+ * known), else how many pieces it holds or its state
+ */
+function syncCell (catalog) {
+  if (catalog == null) return el('span', { class: 'muted' }, 'not open')
+  if (catalog.done < catalog.known && catalog.state !== 'overQuota') {
+    const percent = Math.floor(100 * catalog.done / catalog.known)
+    return el('span', { class: 'syncing', dataset: { testid: 'companion-sync' }, title: `${catalog.done} of ${catalog.known} log entries verified; queries answer what is there` },
+      el('progress', { max: String(catalog.known), value: String(catalog.done) }), ` ${percent}%`)
+  }
+  return el('span', { dataset: { testid: 'companion-sync' } }, catalog.state === 'ready' ? `${catalog.pieces} piece${catalog.pieces === 1 ? '' : 's'}` : catalog.state)
+}
+
+/** A sync step of one companion's catalog: its bar moves in place; the end reloads the list */
+function showSyncing ({ userDb, done, known }) {
+  const row = [...document.querySelectorAll('#companions-list tr[data-user-db]')].find((tr) => tr.dataset.userDb === userDb)
+  const bar = row?.querySelector('progress')
+  if (bar == null || done >= known) {
+    reload('companion')
+    return
+  }
+  bar.max = known
+  bar.value = done
+  bar.nextSibling.textContent = ` ${Math.floor(100 * done / known)}%`
 }
 
 // --- waiting for the user's answer (consent) ------------------------------------------
@@ -286,10 +314,13 @@ $('query-form').addEventListener('submit', async (e) => {
         for (const hit of item.hits) upsert(hit)
         const s = item.summary
         const failures = (item.sources ?? []).filter((o) => o.status !== 'answered')
+        const syncing = (item.sources ?? []).filter((o) => o.syncing != null)
         $('query-summary').replaceChildren(el('div', { class: 'summary', dataset: { testid: 'query-summary' } },
           `${s.total} piece${s.total === 1 ? '' : 's'} from ${s.answered} source${s.answered === 1 ? '' : 's'}`,
+          s.syncing > 0 ? ` · ${s.syncing} still syncing` : '',
           s.timedOut > 0 ? ` · ${s.timedOut} timed out` : '',
           s.failed > 0 ? ` · ${s.failed} failed` : '',
+          syncing.length > 0 ? el('div', { class: 'muted', dataset: { testid: 'query-syncing' } }, syncing.map((o) => `${o.source.username}: answered from ${o.syncing.done} of ${o.syncing.known} entries (syncing; ask again for more)`).join(' · ')) : '',
           failures.length > 0 ? el('div', { class: 'muted' }, failures.map((o) => `${o.source.username}: ${o.status}${o.reason == null ? '' : ` (${o.reason})`}`).join(' · ')) : ''))
         if (rows.size === 0) $('query-results').replaceChildren(el('div', { class: 'empty' }, 'Nothing found.'))
       } else if (item.type === 'error') {
@@ -343,6 +374,7 @@ if (requireToken($('main'))) {
       const domain = data.type.split(':')[0]
       if (domain === 'catalog' && data.type !== 'catalog:changed') {
         if (data.type === 'catalog:replicated') logActivity(data.type, data.payload)
+        if (data.type === 'catalog:syncing') showSyncing(data.payload)
         return
       }
       if (domain === 'message') return

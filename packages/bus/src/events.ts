@@ -43,7 +43,15 @@ export interface SourceOutcome {
   reason?: string
   /** Milliseconds from the start of the query until this source ended */
   ms: number
+  /**
+   * Set when the source answered from a catalog still syncing: what it answered from is
+   * `done` of `known` log entries (see `catalog:syncing`); a later query may find more
+   */
+  syncing?: SyncProgress
 }
+
+/** Entries of a companion's log in our replica (`done`), and in its log as far as we know (`known`) */
+export interface SyncProgress { done: number, known: number }
 
 /** Final accounting of a distributed query */
 export interface QuerySummary {
@@ -53,6 +61,8 @@ export interface QuerySummary {
   timedOut: number
   /** Sources that failed (offline, db unreachable, ...) */
   failed: number
+  /** Sources among `answered` whose catalog was still syncing (see `SourceOutcome.syncing`) */
+  syncing: number
   /** Distinct pieces found (after de-duplication by hash) */
   total: number
 }
@@ -114,6 +124,13 @@ export type BusEvents = {
   // A query's results are not broadcast: they go to its caller (`catalog.query()` yields them)
   /** A companion's catalog replica changed (first sync, or pieces arrived/changed); `invalid` counts remote pieces skipped by validation */
   'catalog:replicated': { userDb: string, peerId: string, username: string, pieces: number, invalid: number }
+  /**
+   * How far a companion's catalog has synced, in log entries: `done` are in the replica (and
+   * answer queries), `known` is how many the companion's log has as far as we know. Sent as
+   * batches of entries are verified (at most ~10 times a second per companion) and when a sync
+   * ends; `done === known` means synced.
+   */
+  'catalog:syncing': { userDb: string, peerId: string, username: string, done: number, known: number }
   /** Our own catalog changed (piece added, updated or removed, or practised) */
   'catalog:changed': { hash: string, change: 'added' | 'updated' | 'removed' | 'practised' }
 }

@@ -26,7 +26,7 @@
 
 export { createBus, BusTimeoutError } from './bus.js'
 export type { Bus, WaitForOptions } from './bus.js'
-export type { BusEvents, CompanionProfile, QuerySource, CatalogHit, QuerySummary, SourceOutcome } from './events.js'
+export type { BusEvents, CompanionProfile, QuerySource, CatalogHit, QuerySummary, SourceOutcome, SyncProgress } from './events.js'
 export { fromBus, forwardEmitted } from './actors.js'
 export type { BusEvent, FromBusInput, EmitterOf } from './actors.js'
 export { actorLifecycle } from './lifecycle.js'

@@ -14,7 +14,7 @@ import { queryMachine } from './query.machine.js'
 import { replicaMachine } from './replica.machine.js'
 import { writeActorId } from './writes.js'
 import type { COMPANION_EVENTS, OwnStoreEvent } from './catalog.actors.js'
-import type { ReplicaInput, ReplicaRef, ReplicaReport } from './replica.machine.js'
+import type { ReplicaInput, ReplicaProgress, ReplicaRef, ReplicaReport } from './replica.machine.js'
 import type { OwnStores, ReplicaStore } from './stores.js'
 import type { PieceFilter, ReplicaOptions } from './types.js'
 import type { WriteOp } from './writes.js'
@@ -68,9 +68,10 @@ export type CatalogMachineEvent =
   | DoneActorEvent
   | ErrorActorEvent
   | ReplicaReport
+  | ReplicaProgress
   | OwnStoreEvent
 
-export type CatalogEmitted = BusEvent<'catalog:changed' | 'catalog:replicated'>
+export type CatalogEmitted = BusEvent<'catalog:changed' | 'catalog:replicated' | 'catalog:syncing'>
 
 const isActive = (replica: ReplicaRef | undefined): replica is ReplicaRef => replica?.getSnapshot().status === 'active'
 const endedActor = (event: CatalogMachineEvent): string | undefined => 'actorId' in event ? event.actorId : undefined
@@ -253,6 +254,12 @@ export const catalogMachine = setup({
       if (event.type !== 'replica.updated') return
       const { userDb, peerId, username, pieces, invalid } = event
       enqueue.emit({ type: 'catalog:replicated', userDb, peerId, username, pieces, invalid })
+    }),
+    /** Tell the bus how far a replica's sync is */
+    emitSyncing: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'replica.progress') return
+      const { userDb, peerId, username, done, known } = event
+      enqueue.emit({ type: 'catalog:syncing', userDb, peerId, username, done, known })
     })
   },
   guards: {
@@ -294,6 +301,7 @@ export const catalogMachine = setup({
     'companion:removed': { actions: 'forgetCompanion' },
     // Queries, writes and replicas report in every state, so queries aborted by a stop still end
     'replica.updated': { actions: 'emitReplicated' },
+    'replica.progress': { actions: 'emitSyncing' },
     'xstate.done.actor.*': [
       { guard: 'isQuery', actions: 'endQuery' },
       { guard: 'isWrite', actions: ['noteUsername', 'endWrite'] },

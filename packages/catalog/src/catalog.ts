@@ -18,7 +18,7 @@ import {
 import { stripUndefined } from './piece-index.js'
 import { PROTECTED_PROFILE_FIELDS } from './profile.js'
 import { queryRun } from './query-run.js'
-import { replicaState } from './replica.machine.js'
+import { replicaProgress, replicaState } from './replica.machine.js'
 import {
   CidString, LIMITS, PieceInputSchema, PiecePatchSchema, ProfileFieldSchema, ProfileValueSchema, QueryOptionsSchema,
   StoredPieceSchema, canonicalCid
@@ -348,6 +348,7 @@ export function createCatalog (init: CatalogInit): Catalog {
           invalid: snapshot?.context.invalid ?? 0,
           entries: snapshot?.context.entries ?? 0,
           bytes: snapshot?.context.bytes ?? 0,
+          known: snapshot == null ? 0 : replicaProgress(snapshot.context).known,
           online: c.online
         }
       })

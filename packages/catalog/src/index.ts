@@ -72,6 +72,6 @@ export {
 } from './errors.js'
 export type { ValidationIssue } from './errors.js'
 export type {
-  Piece, PieceInput, PieceChange, PieceFilter, QueryOptions, QueryEvent, QueryResult, QueryRun, SourceHandle, ReplicaInfo, ReplicaOptions, Profile
+  Piece, PieceInput, PieceChange, PieceFilter, QueryOptions, QueryEvent, QueryResult, QueryRun, SourceHandle, SourceReply, ReplicaInfo, ReplicaOptions, Profile
 } from './types.js'
 export type { CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'

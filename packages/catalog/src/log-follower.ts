@@ -49,14 +49,50 @@ export class LogFollower {
   private readonly listeners = new Set<(changes: PieceChange[]) => void>()
   private readonly queue = new PQueue({ concurrency: 1 })
   private appliedBytes = 0
+  private latestClock = 0
+  private readonly batch: Array<Entry<Operation>> = []
+  private batchTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor (private readonly log: Pick<Log, 'get' | 'heads'>, private readonly sink: EntrySink) {}
+  /** `batchMs`: how long entries announced by {@link verified} gather before they are applied together */
+  constructor (private readonly log: Pick<Log, 'get' | 'heads'>, private readonly sink: EntrySink, private readonly batchMs = 100) {}
 
   /** Number of entries applied so far */
   get entries (): number { return this.seen.size }
 
   /** Encoded size of the entries applied so far, in bytes (see {@link encodedSize}) */
   get bytes (): number { return this.appliedBytes }
+
+  /**
+   * How many entries the log has at least, as far as we know: the highest Lamport
+   * clock among the entries applied (a log written by one writer, as a companion's
+   * catalog is, has exactly that many entries below its head), or the entries applied
+   * when there are more. Below {@link entries} never; above it while a join is under way.
+   */
+  get known (): number { return Math.max(this.latestClock, this.seen.size) }
+
+  /**
+   * An entry OrbitDB verified while joining a head (`verified` on a db opened from a
+   * peer): applied with the others that arrive within `batchMs`, before the join adds
+   * them all to the log. Walks from heads later skip it, as any entry already seen.
+   */
+  verified (entry: Entry<Operation>): void {
+    if (this.seen.has(entry.hash)) return
+    this.batch.push(entry)
+    if (this.batchTimer == null) {
+      this.batchTimer = setTimeout(() => {
+        this.batchTimer = undefined
+        const entries = this.batch.splice(0)
+        void this.queue.add(async () => this.applyFresh(entries.filter((e) => !this.seen.has(e.hash))))
+      }, this.batchMs)
+    }
+  }
+
+  /** Forget verified entries not applied yet (the db is closing) */
+  discardPending (): void {
+    clearTimeout(this.batchTimer)
+    this.batchTimer = undefined
+    this.batch.length = 0
+  }
 
   /** Apply every unseen entry reachable from `from` (default: the log's heads) */
   async catchUp (from?: Array<Entry<Operation>>): Promise<PieceChange[]> {
@@ -95,8 +131,17 @@ export class LogFollower {
       const parents = await Promise.all(missing.map(async (h) => await this.log.get(h)))
       for (const p of parents) if (p != null) stack.push(p)
     }
+    return this.applyFresh(fresh, true)
+  }
+
+  /** Apply entries none of which was applied before (`marked`: already in `seen`) */
+  private applyFresh (fresh: Array<Entry<Operation>>, marked = false): PieceChange[] {
     if (fresh.length === 0) return []
-    for (const entry of fresh) this.appliedBytes += encodedSize(entry)
+    for (const entry of fresh) {
+      if (!marked) this.seen.add(entry.hash)
+      this.appliedBytes += encodedSize(entry)
+      if (entry.clock?.time > this.latestClock) this.latestClock = entry.clock.time
+    }
     const changes = this.sink.apply(fresh)
     if (changes.length > 0) for (const listener of this.listeners) listener(changes)
     return changes

@@ -175,7 +175,7 @@ export const queryMachine = setup({
     return {
       type: 'done',
       queryId: context.queryId,
-      summary: { answered: count('answered'), timedOut: count('timedOut'), failed: count('failed'), total: new Set(context.found.flat()).size },
+      summary: { answered: count('answered'), timedOut: count('timedOut'), failed: count('failed'), syncing: context.outcomes.filter((o) => o.syncing != null).length, total: new Set(context.found.flat()).size },
       hits: context.limit == null ? all : all.slice(0, context.limit),
       sources: context.outcomes
     }

@@ -9,10 +9,12 @@ import type { ReplicaStore } from './stores.js'
 import type { Entry, Logger, Operation, Transport } from '@npp/transport'
 
 /**
- * What a replica holds: valid pieces (`size`), skipped entries (`invalid`), and the
- * log entries its follower applied (`entries`) with their encoded size (`bytes`)
+ * What a replica holds: valid pieces (`size`), skipped entries (`invalid`), the
+ * log entries its follower applied (`entries`) with their encoded size (`bytes`),
+ * and how many entries the companion's log has as far as we know (`known`, see
+ * `LogFollower.known`: more than `entries` while a sync is under way)
  */
-export interface ReplicaCounts { size: number, invalid: number, entries: number, bytes: number }
+export interface ReplicaCounts { size: number, invalid: number, entries: number, bytes: number, known: number }
 
 /** What the follower of a replica reports */
 export type ReplicaFollowerEvent =
@@ -34,16 +36,19 @@ export interface OpenReplicaInput {
 export const openReplica = fromPromise<ReplicaStore, OpenReplicaInput>(async ({ input, signal }) =>
   await openReplicaStore(input.transport, input.address, { log: input.log, signal, timeoutMs: input.timeoutMs, from: input.owner }))
 
-/** Feeds the index from the db's `update` events; a `join` means we synced with a peer */
+/** Feeds the index from the db's `verified` and `update` events; a `join` means we synced with a peer */
 export const followReplica = fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ input, sendBack }) => {
   const { db, follower, index } = input.store
-  const counts = (): ReplicaCounts => ({ size: index.size, invalid: index.invalid, entries: follower.entries, bytes: follower.bytes })
+  const counts = (): ReplicaCounts => ({ size: index.size, invalid: index.invalid, entries: follower.entries, bytes: follower.bytes, known: follower.known })
   const fail = (err: unknown): void => { sendBack({ type: 'replica.error', error: toError(err) }) }
   const offChange = follower.onChange(() => { sendBack({ type: 'replica.changed', ...counts() }) })
   const onUpdate = (entry: Entry<Operation>): void => { follower.catchUp([entry]).catch(fail) }
   const onJoin = (_peer: unknown, heads: Array<Entry<Operation>>): void => {
     follower.catchUp(heads).then(() => { sendBack({ type: 'replica.synced', ...counts() }) }, fail)
   }
+  // entries as OrbitDB verifies them, before a long join ends (only a db opened from a peer has them)
+  const onVerified = (entry: Entry<Operation>): void => { follower.verified(entry) }
+  db.events.on('verified', onVerified)
   db.events.on('update', onUpdate)
   db.events.on('join', onJoin)
   // Whatever is stored locally (an earlier session's replica), then start
@@ -54,6 +59,8 @@ export const followReplica = fromCallback<ReplicaFollowerEvent, { store: Replica
   }).catch(fail)
   return () => {
     offChange()
+    follower.discardPending()
+    db.events.off('verified', onVerified)
     db.events.off('update', onUpdate)
     db.events.off('join', onJoin)
   }

@@ -33,6 +33,8 @@ export interface ReplicaContext extends ReplicaInput {
   entries: number
   /** Their encoded size in bytes, as the follower counts it (quota `options.maxBytes`) */
   bytes: number
+  /** Entries the companion's log has as far as the follower knows (more than `entries` while syncing) */
+  known: number
   /** Reason code when failed */
   reason: string | undefined
   error: Error | undefined
@@ -57,6 +59,23 @@ export interface ReplicaReport {
   username: string
   pieces: number
   invalid: number
+}
+
+/** How far a replica's sync is (the catalog emits `catalog:syncing`) */
+export interface ReplicaProgress {
+  type: 'replica.progress'
+  userDb: string
+  peerId: string
+  username: string
+  /** Log entries in the index */
+  done: number
+  /** Log entries the companion's log has as far as we know (never above the replica's entry quota) */
+  known: number
+}
+
+/** A replica's progress: entries done, and known (capped at the entry quota: a writer chooses its clock) */
+export function replicaProgress (context: Pick<ReplicaContext, 'entries' | 'known' | 'options'>): { done: number, known: number } {
+  return { done: context.entries, known: Math.max(context.entries, Math.min(context.known, context.options.maxEntries)) }
 }
 
 /**
@@ -105,7 +124,15 @@ export const replicaMachine = setup({
     /** Ready: the failures are over */
     clearFailures: assign({ attempts: 0, reason: undefined, error: undefined }),
     /** Keep the counts the follower reported */
-    counts: assign(({ event }) => 'size' in event ? { size: event.size, invalid: event.invalid, entries: event.entries, bytes: event.bytes } : {}),
+    counts: assign(({ event }) => 'size' in event ? { size: event.size, invalid: event.invalid, entries: event.entries, bytes: event.bytes, known: event.known } : {}),
+    /** Tell the catalog how far the sync is */
+    reportProgress: sendParent(({ context }): ReplicaProgress => ({
+      type: 'replica.progress',
+      userDb: context.profile.userDb,
+      peerId: context.profile.nodeId,
+      username: context.profile.username,
+      ...replicaProgress(context)
+    })),
     /** Tell the catalog what the replica holds */
     report: sendParent(({ context }): ReplicaReport => ({
       type: 'replica.updated',
@@ -129,7 +156,7 @@ export const replicaMachine = setup({
   }
 }).createMachine({
   id: 'replica',
-  context: ({ input }) => ({ ...input, store: undefined, size: 0, invalid: 0, entries: 0, bytes: 0, reason: undefined, error: undefined, attempts: 0 }),
+  context: ({ input }) => ({ ...input, store: undefined, size: 0, invalid: 0, entries: 0, bytes: 0, known: 0, reason: undefined, error: undefined, attempts: 0 }),
   initial: 'opening',
   on: {
     online: { actions: 'setOnline' },
@@ -153,7 +180,10 @@ export const replicaMachine = setup({
       initial: 'loading',
       on: {
         close: 'closing',
-        'replica.changed': { actions: 'counts' },
+        'replica.changed': [
+          { guard: 'overQuota', target: '.overQuota', actions: ['counts', 'reportProgress', 'recordOverQuota'] },
+          { actions: ['counts', 'reportProgress'] }
+        ],
         'replica.error': {
           target: 'failed',
           actions: { type: 'recordFailure', params: ({ event }) => ({ reason: 'replication-error', error: event.error }) }
@@ -163,9 +193,9 @@ export const replicaMachine = setup({
         loading: {
           on: {
             'replica.loaded': [
-              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
-              { guard: 'hasData', target: 'ready', actions: 'counts' },
-              { target: 'waiting', actions: 'counts' }
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'reportProgress', 'recordOverQuota'] },
+              { guard: 'hasData', target: 'ready', actions: ['counts', 'reportProgress'] },
+              { target: 'waiting', actions: ['counts', 'reportProgress'] }
             ]
           }
         },
@@ -173,8 +203,8 @@ export const replicaMachine = setup({
         waiting: {
           on: {
             'replica.synced': [
-              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
-              { target: 'ready', actions: 'counts' }
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'reportProgress', 'recordOverQuota'] },
+              { target: 'ready', actions: ['counts', 'reportProgress'] }
             ]
           }
         },
@@ -183,12 +213,12 @@ export const replicaMachine = setup({
           entry: ['report', 'clearFailures'],
           on: {
             'replica.changed': [
-              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
-              { actions: ['counts', 'report'] }
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'reportProgress', 'recordOverQuota'] },
+              { actions: ['counts', 'reportProgress', 'report'] }
             ],
             'replica.synced': [
-              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'recordOverQuota'] },
-              { actions: ['counts', 'report'] }
+              { guard: 'overQuota', target: 'overQuota', actions: ['counts', 'reportProgress', 'recordOverQuota'] },
+              { actions: ['counts', 'reportProgress', 'report'] }
             ]
           }
         },
@@ -200,8 +230,8 @@ export const replicaMachine = setup({
           entry: 'report',
           invoke: { src: 'stopReplicaSync', input: ({ context }) => ({ store: context.store! }) },
           on: {
-            'replica.changed': { actions: 'counts' },
-            'replica.synced': { actions: 'counts' }
+            'replica.changed': { actions: ['counts', 'reportProgress'] },
+            'replica.synced': { actions: ['counts', 'reportProgress'] }
           }
         }
       }

@@ -49,7 +49,7 @@ export const sourceMachine = setup({
     keepAnswer: assign(({ context }, answer: SourceAnswer) => {
       const { source } = context.handle
       return answer.ok
-        ? { pieces: answer.pieces, outcome: { source, status: 'answered' as const, hits: answer.pieces.length, ms: answer.ms } }
+        ? { pieces: answer.pieces, outcome: { source, status: 'answered' as const, hits: answer.pieces.length, ms: answer.ms, ...(answer.syncing == null ? {} : { syncing: answer.syncing }) } }
         : { outcome: { source, status: 'failed' as const, hits: 0, reason: answer.reason, ms: answer.ms } }
     }),
     keepTimeout: assign({

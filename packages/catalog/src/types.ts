@@ -2,7 +2,7 @@
  * The catalog's data types: pieces, queries and their events, replicas and
  * the profile. (The `Catalog` itself and its init are in ./catalog.ts.)
  */
-import type { CatalogHit, QuerySource, QuerySummary, SourceOutcome } from '@npp/bus'
+import type { CatalogHit, QuerySource, QuerySummary, SourceOutcome, SyncProgress } from '@npp/bus'
 
 /** A piece of sheet music in a catalog */
 export interface Piece {
@@ -88,7 +88,13 @@ export interface QueryRun extends AsyncIterable<QueryEvent> {
 export interface SourceHandle {
   source: QuerySource
   /** Resolve with the matching pieces once the source can answer; reject with a `SourceUnavailableError` */
-  answer(filter: PieceFilter, signal: AbortSignal): Promise<Piece[]>
+  answer(filter: PieceFilter, signal: AbortSignal): Promise<SourceReply>
+}
+
+/** The pieces a source has that match, and how far its sync is if it is still syncing */
+export interface SourceReply {
+  pieces: Piece[]
+  syncing?: SyncProgress
 }
 
 /** How a companion's catalog (a replica) is opened and opened again */
@@ -130,6 +136,8 @@ export interface ReplicaInfo {
   entries: number
   /** Their encoded size in bytes (quota `replicas.maxBytes`) */
   bytes: number
+  /** Entries the companion's log has as far as we know: more than `entries` while a sync is under way (see `catalog:syncing`) */
+  known: number
   online: boolean
 }
 

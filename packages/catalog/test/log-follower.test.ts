@@ -81,6 +81,48 @@ describe('LogFollower', () => {
     expect(big.block.byteLength).toBeGreaterThan(4_000)
   })
 
+  it('applies verified entries in batches before the log has them, knows the log\'s length from the head\'s clock, and walks none of them again', async () => {
+    const { log, append } = fakeLog()
+    const applied: string[] = []
+    const sink: EntrySink = { apply: (entries) => entries.map((e) => { applied.push(e.hash); return { hash: e.hash, change: 'added' as const } }) }
+    const follower = new LogFollower(log, sink, 1)
+    const batchApplied = async (): Promise<void> => { await new Promise<void>((resolve) => { const off = follower.onChange(() => { off(); resolve() }) }) }
+    const hashes: string[] = []
+    for (const key of ['a', 'b', 'c', 'd']) hashes.push((await append(key)).hash)
+    const decoded = await Promise.all(hashes.map(async (h) => (await log.get(h))!))
+    // as a join verifies them: the head first, then down the log
+    let batch = batchApplied()
+    follower.verified(decoded[3]!)
+    follower.verified(decoded[2]!)
+    await batch
+    expect(applied).toEqual([hashes[3], hashes[2]])
+    expect(follower.entries).toBe(2)
+    expect(follower.known).toBe(4)
+    // seen entries are neither announced nor walked again
+    follower.verified(decoded[2]!)
+    await follower.catchUp()
+    expect(applied).toEqual([hashes[3], hashes[2]])
+    batch = batchApplied()
+    follower.verified(decoded[1]!)
+    follower.verified(decoded[0]!)
+    await batch
+    expect(applied).toEqual([hashes[3], hashes[2], hashes[1], hashes[0]])
+    expect(follower.entries).toBe(4)
+    expect(follower.known).toBe(4)
+  })
+
+  it('forgets verified entries not applied yet when told to (its db is closing)', async () => {
+    const { log, append } = fakeLog()
+    const sink = recordingSink()
+    const follower = new LogFollower(log, sink, 60_000)
+    const entry = (await log.get((await append('a')).hash))!
+    follower.verified(entry)
+    follower.discardPending()
+    await follower.idle()
+    expect(sink.applied).toEqual([])
+    expect(follower.entries).toBe(0)
+  })
+
   it('takes the size of the block an entry carries (`bytes`) instead of encoding it again', () => {
     const entry = { hash: 'h', id: 'log', payload: { op: 'PUT', key: 'k', value: null }, identity: 'i', clock: { id: 'c', time: 1 }, next: [], refs: [], bytes: new Uint8Array(1234) }
     expect(encodedSize(entry as Entry<Operation>)).toBe(1234)

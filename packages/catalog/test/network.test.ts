@@ -49,7 +49,7 @@ describe('distributed queries across real peers', () => {
     for await (const event of run) events.push(event)
     const done = events.at(-1)
     if (done?.type !== 'done') throw new Error('the last event must be done')
-    expect(done.summary).toEqual({ answered: 3, timedOut: 0, failed: 0, total: 3 })
+    expect(done.summary).toEqual({ answered: 3, timedOut: 0, failed: 0, syncing: 0, total: 3 })
     expect(done.hits.map((h) => h.hash).sort()).toEqual([shared, bobOnly, carolOnly].sort())
     const sharedHit = done.hits.find((h) => h.hash === shared)!
     expect(sourcesOf(sharedHit)).toEqual(['companion:bob', 'local:alice'])
@@ -94,7 +94,7 @@ describe('distributed queries across real peers', () => {
     await befriend(alice, bob)
     await befriend(alice, carol)
     await replicated
-    expect((await alice.catalog.query({ instrument: 'flute' }).done).summary).toEqual({ answered: 3, timedOut: 0, failed: 0, total: 3 })
+    expect((await alice.catalog.query({ instrument: 'flute' }).done).summary).toEqual({ answered: 3, timedOut: 0, failed: 0, syncing: 0, total: 3 })
 
     // dora is online but her catalog never replicates: a pieces address whose manifest nobody has
     const doraRepo = await tempRepo('dora')
@@ -115,7 +115,7 @@ describe('distributed queries across real peers', () => {
 
     const run = alice.catalog.query({ instrument: 'flute', timeoutMs: 1000 })
     const { summary, hits, sources } = await run.done
-    expect(summary).toEqual({ answered: 2, timedOut: 1, failed: 1, total: 2 })
+    expect(summary).toEqual({ answered: 2, timedOut: 1, failed: 1, syncing: 0, total: 2 })
     expect(hits.map((h) => h.sources[0]!.username).sort()).toEqual(['alice', 'bob'])
     const byName = Object.fromEntries(sources.map((s) => [s.source.username, s]))
     expect(byName.carol).toMatchObject({ status: 'failed', reason: 'offline' })

@@ -7,7 +7,7 @@ import { recordingLogger } from '@npp/testkit'
 import { describe, expect, it } from 'vitest'
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate'
 import { SourceUnavailableError } from '../src/index.js'
-import { replicaMachine } from '../src/replica.machine.js'
+import { replicaMachine, replicaProgress } from '../src/replica.machine.js'
 import type { ReplicaFollowerEvent } from '../src/replica.actors.js'
 import type { ReplicaInput, ReplicaReport } from '../src/replica.machine.js'
 import type { ReplicaStore } from '../src/stores.js'
@@ -40,18 +40,19 @@ interface Fakes {
 /** A replica with fake actors; records its attempts, closes, reports and the follower's `sendBack` */
 function harness (fakes: Fakes = {}, init: Partial<ReplicaInput> = {}) {
   const opens = fakes.opens ?? [async () => store]
-  const seen = { attempts: 0, closes: [] as Array<ReplicaStore | undefined>, reports: [] as ReplicaReport[], syncStops: 0, send: undefined as ((e: ReplicaFollowerEvent) => void) | undefined }
+  const seen = { attempts: 0, closes: [] as Array<ReplicaStore | undefined>, reports: [] as ReplicaReport[], progress: [] as Array<{ done: number, known: number }>, syncStops: 0, send: undefined as ((e: ReplicaFollowerEvent) => void) | undefined }
   const machine = replicaMachine.provide({
     actors: {
       openReplica: fromPromise(async () => await opens[Math.min(seen.attempts++, opens.length - 1)]!()),
       followReplica: fromCallback<ReplicaFollowerEvent, { store: ReplicaStore }>(({ sendBack }) => {
         seen.send = sendBack
-        for (const e of fakes.follow ?? [{ type: 'replica.loaded', hasData: true, size: 2, invalid: 1, entries: 3, bytes: 1_500 }]) sendBack(e)
+        for (const e of fakes.follow ?? [{ type: 'replica.loaded', hasData: true, size: 2, invalid: 1, entries: 3, bytes: 1_500, known: 0 }]) sendBack(e)
       }),
       closeReplica: fromPromise<void, { store: ReplicaStore | undefined }>(async ({ input }) => { seen.closes.push(input.store) }),
       stopReplicaSync: fromPromise<void, { store: ReplicaStore }>(async () => { seen.syncStops++ })
     },
     actions: {
+      reportProgress: ({ context }) => { seen.progress.push(replicaProgress(context)) },
       report: ({ context }) => {
         seen.reports.push({ type: 'replica.updated', userDb: context.profile.userDb, peerId: context.profile.nodeId, username: context.profile.username, pieces: context.size, invalid: context.invalid })
       }
@@ -71,9 +72,28 @@ describe('replicaMachine', () => {
     const ready = await waitFor(actor, (s) => s.matches({ open: 'ready' }))
     expect(ready.context).toMatchObject({ store, size: 2, invalid: 1, entries: 3, bytes: 1_500, attempts: 0 })
     expect(seen.reports).toEqual([{ type: 'replica.updated', userDb: profile.userDb, peerId: 'peer-bob', username: 'bob', pieces: 2, invalid: 1 }])
-    seen.send!({ type: 'replica.changed', size: 3, invalid: 1, entries: 4, bytes: 2_000 })
+    seen.send!({ type: 'replica.changed', size: 3, invalid: 1, entries: 4, bytes: 2_000, known: 0 })
     expect(seen.reports.map((r) => r.pieces)).toEqual([2, 3])
-    expect(actor.getSnapshot().context).toMatchObject({ entries: 4, bytes: 2_000 })
+    expect(actor.getSnapshot().context).toMatchObject({ entries: 4, bytes: 2_000, known: 0 })
+    actor.stop()
+  })
+
+  it('reports its progress while entries arrive during its first sync, and stops at its entry quota even then', async () => {
+    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0, entries: 0, bytes: 0, known: 0 }] })
+    actor.start()
+    await waitFor(actor, (s) => s.matches({ open: 'waiting' }))
+    seen.send!({ type: 'replica.changed', size: 100, invalid: 0, entries: 100, bytes: 50_000, known: 800 })
+    seen.send!({ type: 'replica.changed', size: 400, invalid: 0, entries: 400, bytes: 200_000, known: 800 })
+    // still waiting for the sync to end (nothing reported as replicated), progress reported each time
+    expect(actor.getSnapshot().matches({ open: 'waiting' })).toBe(true)
+    expect(seen.reports).toEqual([])
+    expect(seen.progress.slice(-2)).toEqual([{ done: 100, known: 800 }, { done: 400, known: 800 }])
+    // a writer chooses its clock: what is known never goes past the quota
+    seen.send!({ type: 'replica.changed', size: 500, invalid: 0, entries: 500, bytes: 250_000, known: 2 ** 40 })
+    expect(seen.progress.at(-1)).toEqual({ done: 500, known: 1_000 })
+    seen.send!({ type: 'replica.changed', size: 1_001, invalid: 0, entries: 1_001, bytes: 300_000, known: 2 ** 40 })
+    const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
+    expect(over.context.reason).toBe('over-quota')
     actor.stop()
   })
 
@@ -81,7 +101,7 @@ describe('replicaMachine', () => {
     const { actor, seen } = harness()
     actor.start()
     await waitFor(actor, (s) => s.matches({ open: 'ready' }))
-    seen.send!({ type: 'replica.synced', size: 900, invalid: 0, entries: 1_001, bytes: 500_000 })
+    seen.send!({ type: 'replica.synced', size: 900, invalid: 0, entries: 1_001, bytes: 500_000, known: 0 })
     const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
     expect(over.context.reason).toBe('over-quota')
     expect(over.context.error?.message).toMatch(/1001 log entries, more than the 1000 kept per companion.*replicas\.maxEntries/)
@@ -89,7 +109,7 @@ describe('replicaMachine', () => {
     expect(over.context.store).toBe(store)
     // it reported what it holds; it does not leave the state by itself
     expect(seen.reports.at(-1)?.pieces).toBe(900)
-    seen.send!({ type: 'replica.changed', size: 900, invalid: 0, entries: 1_001, bytes: 500_000 })
+    seen.send!({ type: 'replica.changed', size: 900, invalid: 0, entries: 1_001, bytes: 500_000, known: 0 })
     expect(actor.getSnapshot().matches({ open: 'overQuota' })).toBe(true)
     actor.stop()
   })
@@ -99,7 +119,7 @@ describe('replicaMachine', () => {
     actor.start()
     await waitFor(actor, (s) => s.matches({ open: 'ready' }))
     // few entries, but large ones
-    seen.send!({ type: 'replica.changed', size: 40, invalid: 2, entries: 42, bytes: 1_000_001 })
+    seen.send!({ type: 'replica.changed', size: 40, invalid: 2, entries: 42, bytes: 1_000_001, known: 0 })
     const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
     expect(over.context).toMatchObject({ reason: 'over-quota', entries: 42, bytes: 1_000_001, store })
     expect(over.context.error?.message).toBe('bob\'s catalog has 1000001 bytes (1.0 MiB) of log entries, more than the 1000000 bytes (1.0 MiB) kept per companion; ' +
@@ -110,7 +130,7 @@ describe('replicaMachine', () => {
   })
 
   it('goes over its quota straight from what is stored locally, and names both limits when both are passed', async () => {
-    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: true, size: 1_500, invalid: 0, entries: 1_500, bytes: 3_000_000 }] })
+    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: true, size: 1_500, invalid: 0, entries: 1_500, bytes: 3_000_000, known: 0 }] })
     actor.start()
     const over = await waitFor(actor, (s) => s.matches({ open: 'overQuota' }))
     expect(over.context.error?.message).toMatch(/1500 log entries, more than the 1000 kept per companion, and 3000000 bytes \(2\.9 MiB\) of log entries.*raise catalog option replicas\.maxEntries and replicas\.maxBytes/)
@@ -122,18 +142,18 @@ describe('replicaMachine', () => {
     const { actor, seen } = harness()
     actor.start()
     await waitFor(actor, (s) => s.matches({ open: 'ready' }))
-    seen.send!({ type: 'replica.synced', size: 1_000, invalid: 0, entries: 1_000, bytes: 1_000_000 })
+    seen.send!({ type: 'replica.synced', size: 1_000, invalid: 0, entries: 1_000, bytes: 1_000_000, known: 0 })
     expect(actor.getSnapshot().matches({ open: 'ready' })).toBe(true)
     expect(seen.syncStops).toBe(0)
     actor.stop()
   })
 
   it('waits for the first sync when nothing is stored locally', async () => {
-    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0, entries: 3, bytes: 1_000 }] })
+    const { actor, seen } = harness({ follow: [{ type: 'replica.loaded', hasData: false, size: 0, invalid: 0, entries: 3, bytes: 1_000, known: 0 }] })
     actor.start()
     await waitFor(actor, (s) => s.matches({ open: 'waiting' }))
     expect(seen.reports).toEqual([])
-    seen.send!({ type: 'replica.synced', size: 5, invalid: 0, entries: 8, bytes: 4_000 })
+    seen.send!({ type: 'replica.synced', size: 5, invalid: 0, entries: 8, bytes: 4_000, known: 0 })
     expect(actor.getSnapshot().matches({ open: 'ready' })).toBe(true)
     expect(seen.reports.map((r) => r.pieces)).toEqual([5])
     actor.stop()

@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from 'xstate'
-import { cidOf, next, profileOf, runCleanups, startPeer } from './helpers.js'
+import { befriend, cidOf, next, profileOf, runCleanups, startPeer } from './helpers.js'
 import type { TestPeer } from './helpers.js'
 import type { ReplicaRef } from '../src/replica.machine.js'
 import type { CompanionProfile } from '@npp/bus'
@@ -50,6 +50,45 @@ async function expectAnswers (alice: TestPeer, profile: CompanionProfile): Promi
 }
 
 describe('replicas of companions\' catalogs', () => {
+  it('answers from a companion\'s catalog while it syncs, marked syncing with its progress, and all of it once synced', async () => {
+    const COUNT = 120
+    const alice = await startPeer('alice')
+    const bob = await startPeer('bob')
+    for (let i = 0; i < COUNT; i++) await bob.catalog.add({ hash: await cidOf(`piece-${i}`), instrument: 'viola', title: `Piece ${i}` })
+    // one of bob's oldest entries is held back on alice's side until released: her join of his log waits there
+    const entries = await bob.catalog.actor.getSnapshot().context.stores!.pieces.log.values()
+    const held = entries[5]!.hash
+    let release = (): void => {}
+    const released = new Promise<void>((resolve) => { release = resolve })
+    const blockstore = alice.transport.helia.blockstore as unknown as { get: (cid: CID, options?: unknown) => AsyncGenerator<Uint8Array> }
+    const get = blockstore.get
+    blockstore.get = async function * (cid: CID, options?: unknown) {
+      if (cid.toString(base58btc) === held) await released
+      yield * get.call(this, cid, options)
+    }
+    const profile = await befriend(alice, bob)
+    const partial = await next(alice.bus, 'catalog:syncing', (e) => e.peerId === profile.nodeId && e.done > 0)
+    expect(partial.known).toBe(COUNT)
+    expect(partial.done).toBeLessThan(COUNT)
+    const during = await alice.catalog.query({ instrument: 'viola', timeoutMs: 5000 }).done
+    const bobs = during.sources.find((s) => s.source.peerId === profile.nodeId)!
+    expect(bobs).toMatchObject({ status: 'answered', syncing: { known: COUNT } })
+    expect(bobs.hits).toBeGreaterThan(0)
+    expect(bobs.hits).toBeLessThan(COUNT)
+    expect(bobs.syncing!.done).toBeGreaterThanOrEqual(bobs.hits)
+    expect(during.summary).toMatchObject({ answered: 2, syncing: 1 })
+    expect(alice.catalog.replicas()).toEqual([expect.objectContaining({ username: 'bob', state: 'waiting', known: COUNT })])
+
+    const synced = next(alice.bus, 'catalog:replicated', (e) => e.peerId === profile.nodeId && e.pieces === COUNT)
+    release()
+    await synced
+    const after = await alice.catalog.query({ instrument: 'viola', timeoutMs: 5000 }).done
+    expect(after.sources.find((s) => s.source.peerId === profile.nodeId)).toMatchObject({ status: 'answered', hits: COUNT })
+    expect(after.sources.find((s) => s.source.peerId === profile.nodeId)?.syncing).toBeUndefined()
+    expect(after.summary).toMatchObject({ syncing: 0, total: COUNT })
+    blockstore.get = get
+  })
+
   it('opens a replica that failed (the companion went away during the open) again when the companion comes online', async () => {
     // no retry by backoff within this test: only companion:online brings the replica back
     const alice = await startPeer('alice', { catalog: { replicas: { openTimeoutMs: 500, retryInitialMs: 600_000, retryMaxMs: 600_000 } } })

@@ -7,8 +7,9 @@ import * as core from '@orbitdb/core'
 import { readBlock } from './blocks.js'
 import { accessProviders } from './providers.js'
 import { WriterCheck } from './writer-check.js'
+import { verifiedByWriter } from './verified.js'
 import type { BlockReader } from './blocks.js'
-import type { AccessController, AccessControllerFactory, Entry } from './orbitdb.js'
+import type { AccessController, AccessControllerFactory, Entry, Operation } from './orbitdb.js'
 import type { WriterCheckDeps } from './writer-check.js'
 import type { CID } from 'multiformats/cid'
 
@@ -66,7 +67,10 @@ export const IPFSAccessController = Object.assign(
             return false
           }
           if (typeof entry.key !== 'string' || writer.publicKey !== entry.key) return false
-          return await controller.canAppend(entry)
+          if (!await controller.canAppend(entry)) return false
+          // a replica hears of the entry now, not when the whole join is done
+          await verifiedByWriter(args.orbitdb?.identity, entry as Entry<Operation>)
+          return true
         }
       }
     }) as AccessControllerFactory

@@ -86,10 +86,17 @@ export interface TransportDiagnostics {
    * (`unsupported`: stock OrbitDB peers, synced over bitswap)
    */
   logBlocks: { served: number, stored: number, received: number, invalid: number, unsupported: number }
+  /**
+   * Joins of dbs opened from a peer that failed, and head exchanges with their source
+   * tried again after a failed join or exchange (process-wide, see ./exchange-retry.ts):
+   * `scheduled`, `started` (the source was connected when the delay ended), and
+   * `gaveUp` (too many failures in a row)
+   */
+  exchangeRetries: { failedJoins: number, scheduled: number, started: number, gaveUp: number }
 }
 
 /** The counts kept for the whole process (the rest of {@link TransportDiagnostics} is the transport's) */
-type ProcessCounts = Omit<TransportDiagnostics, 'refusedIdentities' | 'deniedDials' | 'logBlocks'>
+type ProcessCounts = Omit<TransportDiagnostics, 'refusedIdentities' | 'deniedDials' | 'logBlocks' | 'exchangeRetries'>
 
 export type Notice =
   | { source: 'orbitdb', kind: OrbitDBNoticeKind, detail: string }

@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { knownKeysIndexStorage } from './index-storage.js'
 import { nppLogger } from './logging.js'
 import { prefetchLogBlocks, serveLogBlocks } from './log-blocks.js'
+import { retryFailedExchanges } from './exchange-retry.js'
+import { announceVerified } from './verified.js'
 import type { PrecheckRefusal } from './writer-check.js'
 // our IPFSAccessController, registered as OrbitDB's `ipfs` controller when it loads
 import { IPFSAccessController } from './access-controller.js'
@@ -57,6 +59,11 @@ export interface DatabaseEventMap {
   update: [entry: Entry<Operation>]
   /** A peer exchanged heads with us for this db (it has the db open too) */
   join: [peerId: unknown, heads: Array<Entry<Operation>>]
+  /**
+   * Ours, only for a db opened `from` a peer: an entry passed the checks of a join (writer
+   * and signature) and will be in the log when the join ends (see ./verified.ts)
+   */
+  verified: [entry: Entry<Operation>]
   /** A peer that had this db open went away */
   leave: [peerId: unknown]
   close: []
@@ -87,6 +94,12 @@ export interface Log {
   has(hash: string): Promise<boolean>
   /** One entry by its hash, from local storage (or fetched over bitswap) */
   get(hash: string): Promise<Entry<Operation> | undefined>
+  /**
+   * Verify `entry` and every entry below it that the log lacks, and add them all (what a
+   * db does with each head it receives); resolves false if the log had it. Throws when
+   * an entry cannot be fetched or is refused.
+   */
+  joinEntry(entry: Entry<Operation>): Promise<boolean>
 }
 
 /** A db's head exchange with peers (OrbitDB's `Sync`) */
@@ -287,8 +300,13 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
     const release = accessProviders.hold(manifest.accessController, providers)
     try {
       const db = await open(address, { ...rest, entryStorage, indexStorage: rest.indexStorage ?? ownIndex })
-      const unfollow = heads.follow(db.address, providers[0]!)
-      db.events.once('close', unfollow)
+      const source = providers[0]!
+      const cleanups = [
+        heads.follow(db.address, source),
+        retryFailedExchanges(ipfs.libp2p, db, source),
+        announceVerified(orbitdb.identity, db.address, (entry) => { db.events.emit('verified', entry) })
+      ]
+      db.events.once('close', () => { for (const cleanup of cleanups) cleanup() })
       return db
     } catch (err) {
       await ownIndex?.close().catch(() => {})

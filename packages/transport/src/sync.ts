@@ -11,6 +11,7 @@
  * cause of discovery's `not-found` under load).
  */
 import type { NppLibp2p } from './node.js'
+import type { PeerId } from '@libp2p/interface'
 import type { Database } from './orbitdb.js'
 
 /**
@@ -28,14 +29,22 @@ import type { Database } from './orbitdb.js'
  */
 export async function startSync (libp2p: NppLibp2p, db: Pick<Database, 'address' | 'sync'>): Promise<number> {
   await db.sync.start()
-  const pubsub = libp2p.services.pubsub
-  const subscribers = pubsub.getSubscribers(db.address)
-  for (const peerId of subscribers) {
-    // The same event gossipsub emits when a peer's subscription arrives: every db's Sync
-    // ignores topics other than its own, our transport's send() only re-checks subscribers.
-    pubsub.dispatchEvent(new CustomEvent('subscription-change', {
-      detail: { peerId, subscriptions: [{ topic: db.address, subscribe: true }] }
+  const subscribers = libp2p.services.pubsub.getSubscribers(db.address)
+  exchangeHeadsWith(libp2p, db.address, subscribers)
+  return subscribers.length
+}
+
+/**
+ * Make OrbitDB's `Sync` of the db at `address` exchange heads with `peers`, as if each
+ * had just subscribed to its topic: the same event gossipsub emits when a peer's
+ * subscription arrives (every db's Sync ignores topics other than its own, our
+ * transport's send() only re-checks subscribers). A peer the Sync counts as synced
+ * already (`db.peers`) is skipped by OrbitDB.
+ */
+export function exchangeHeadsWith (libp2p: NppLibp2p, address: string, peers: PeerId[]): void {
+  for (const peerId of peers) {
+    libp2p.services.pubsub.dispatchEvent(new CustomEvent('subscription-change', {
+      detail: { peerId, subscriptions: [{ topic: address, subscribe: true }] }
     }))
   }
-  return subscribers.length
 }

@@ -12,6 +12,7 @@ import type { TransportDiagnostics } from './console-filter.js'
 import type { ConnectionMonitorOptions, DialPolicy, Node, NppLibp2p } from './node.js'
 import { refusedIdentities } from './access-controller.js'
 import { logBlocksCounts } from './log-blocks.js'
+import { exchangeRetryCounts } from './exchange-retry.js'
 import type { OrbitDB } from './orbitdb.js'
 import type { Helia } from '@helia/utils'
 import type { PeerId, Startable } from '@libp2p/interface'
@@ -279,7 +280,7 @@ export function createTransport (init: TransportInit): Transport {
     },
 
     diagnostics () {
-      return { ...consoleCounts(), refusedIdentities: { ...refusedIdentities }, deniedDials: { count: denied.count, recent: [...denied.recent] }, logBlocks: { ...logBlocksCounts } }
+      return { ...consoleCounts(), refusedIdentities: { ...refusedIdentities }, deniedDials: { count: denied.count, recent: [...denied.recent] }, logBlocks: { ...logBlocksCounts }, exchangeRetries: { ...exchangeRetryCounts } }
     }
   }
   return transport

@@ -9,4 +9,5 @@ declare module '@orbitdb/core' {
   export const isValidAddress: unknown
   export const useAccessController: unknown
   export const parseAddress: unknown
+  export const Entry: unknown
 }

@@ -3,6 +3,14 @@ import { stateString } from '../../machine.js'
 import { body, parse } from '../http.js'
 import { ConnectBody, InviteBody, PendingTarget, UserDbAddress } from '../schemas.js'
 import type { Peer } from '../../peer.js'
+import type { CompanionStatus } from '@npp/companions'
+
+/**
+ * A companion as `GET /api/companions` answers it: its status, and our replica of its catalog
+ * (`state` as `catalog.replicas()` says it, `pieces` in it, log entries `done` of `known`;
+ * `null` while no replica is open)
+ */
+export type CompanionView = CompanionStatus & { catalog: { state: string, pieces: number, done: number, known: number } | null }
 
 export interface PeerRoutesOptions {
   peer: Peer
@@ -56,7 +64,15 @@ export function peerRoutes ({ peer, onStop, dashboardUrl }: PeerRoutesOptions): 
   app.delete('/api/invites/:id', (c) => c.json({ revoked: peer.discovery.revokeInvite(c.req.param('id')) }))
 
   // Online or offline is the companions package's word (its `status`), never derived here
-  app.get('/api/companions', async (c) => c.json({ companions: await peer.companions.list() }))
+  app.get('/api/companions', async (c) => {
+    // each with its catalog as our replica of it stands (the catalog's word): state and sync progress
+    const replicas = new Map(peer.catalog.replicas().map((r) => [r.userDb, r]))
+    const companions: CompanionView[] = (await peer.companions.list()).map((companion) => {
+      const r = replicas.get(companion.userDb)
+      return { ...companion, catalog: r == null ? null : { state: r.state, pieces: r.size, done: r.entries, known: r.known } }
+    })
+    return c.json({ companions })
+  })
   app.delete('/api/companions', async (c) => {
     const userDb = parse(UserDbAddress, c.req.query('userDb') ?? '')
     return c.json({ removed: await peer.companions.remove(userDb) })

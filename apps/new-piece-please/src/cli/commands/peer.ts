@@ -7,7 +7,7 @@ import { check, common, repoOf, withPeer } from '../command.js'
 import { createOutput, short, table } from '../output.js'
 import { parseWeb } from '../web-address.js'
 import type { Common, Exit } from '../command.js'
-import type { CompanionStatus } from '@npp/companions'
+import type { CompanionView } from '../../api/routes/peer.js'
 import type { PendingCompanion } from '@npp/discovery'
 import type { Command } from 'commander'
 
@@ -113,10 +113,10 @@ export function peerCommands (program: Command, exit: Exit): void {
     .description('companions (peers whose catalogs we follow) with online status; `companions rm` removes one')
     .action(async (opts: Common) => {
       await withPeer(opts, async (api, out) => {
-        const { companions: list } = await api.get<{ companions: CompanionStatus[] }>('/api/companions')
+        const { companions: list } = await api.get<{ companions: CompanionView[] }>('/api/companions')
         out.result({ companions: list }, () => list.length === 0
           ? 'no companions yet: connect to a peer and it becomes one'
-          : table(['username', 'status', 'peer id', 'user db'], list.map((c) => [c.profile.username, c.status, short(c.profile.nodeId), c.userDb])))
+          : table(['username', 'status', 'catalog', 'peer id', 'user db'], list.map((c) => [c.profile.username, c.status, catalogSync(c.catalog), short(c.profile.nodeId), c.userDb])))
       })
     })
   common(companions.command('pending'))
@@ -177,4 +177,11 @@ export function peerCommands (program: Command, exit: Exit): void {
         if (!removed) exit.code = EXIT.failure
       })
     })
+}
+
+/** Our replica of a companion's catalog in a few words: `120 pieces`, `syncing 340/1000`, `failed` */
+function catalogSync (catalog: CompanionView['catalog']): string {
+  if (catalog == null) return 'not open'
+  if (catalog.done < catalog.known && catalog.state !== 'overQuota') return `syncing ${catalog.done}/${catalog.known}`
+  return catalog.state === 'ready' ? `${catalog.pieces} pieces` : catalog.state
 }

@@ -22,8 +22,9 @@ function eventLines (event: QueryEvent): string[] {
   if (event.type === 'batch') return [`${sourceName(event.source)}: ${plural(event.hits.length, 'piece')}`, ...event.hits.map(hitLine)]
   const s = event.summary
   return [
-    `\n${plural(s.total, 'distinct piece')} from ${plural(s.answered, 'source')} (${s.timedOut} timed out, ${s.failed} failed)`,
+    `\n${plural(s.total, 'distinct piece')} from ${plural(s.answered, 'source')} (${s.syncing > 0 ? `${s.syncing} still syncing, ` : ''}${s.timedOut} timed out, ${s.failed} failed)`,
     ...event.hits.map((h) => `  ${h.title ?? '(untitled)'} [${h.instrument}] from ${h.sources.map(sourceName).join(', ')}`),
+    ...event.sources.filter((o) => o.syncing != null).map((o) => `  ${sourceName(o.source)}: answered while syncing (${o.syncing!.done} of ${o.syncing!.known} entries): ask again for more`),
     ...event.sources.filter((o) => o.status !== 'answered').map((o) => `  ${sourceName(o.source)}: ${o.status}${o.reason == null ? '' : ` (${o.reason})`}`)
   ]
 }
