@@ -1,8 +1,9 @@
 // A fresh peer joins a group: 10 companions (one child process) with 1,000 pieces each,
 // written before it arrives. Each run starts a new peer (new repo, nothing cached) that
 // connects to every companion and learns their catalogs as discovery would report them;
-// measured until the first companion's pieces are queryable (`first_ms`) and until all
-// 10,000 are (`all_ms`). Beside it, in the same run, a stock @orbitdb/core peer
+// measured until the first companion's pieces are queryable (`first_ms`: a query run when the
+// first entries are in a replica has answered with them; `first_syncing_ms`: those entries
+// arrived) and until all 10,000 are (`all_ms`). Beside it, in the same run, a stock @orbitdb/core peer
 // (@npp/testkit/stock) opens the 10 catalogs by address and waits for every entry.
 //
 // A run that does not finish within TIMEOUT_S is reported as stalled, with which
@@ -12,6 +13,7 @@
 import { mkdtemp } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Cleanups, Companions, percentile, round, tempDir } from '@npp/bench-query/companions-process'
+import { diskUsage } from '@npp/testkit'
 import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
 import { createStockPeer, holding } from '@npp/testkit/stock'
@@ -31,19 +33,31 @@ const companions = new Companions(COMPANIONS, base, 'j')
 /** Our peer joins: until every replica holds PIECES, or TIMEOUT_MS */
 async function ours (list) {
   const bus = createBus()
-  const transport = createTransport({ bus, repo: await mkdtemp(join(base, 'joiner-')) })
+  const repo = await mkdtemp(join(base, 'joiner-'))
+  const transport = createTransport({ bus, repo })
   const catalog = createCatalog({ bus, transport })
   await transport.start()
   await catalog.start()
   try {
     const held = new Map(list.map((c) => [c.peerId, 0]))
-    let first
+    let firstSyncing
     const start = performance.now()
+    // the first results queryable: a query as the first entries of a companion arrive (a replica
+    // answers while it syncs), measured when it has answered with a companion's piece
+    const firstAnswer = new Promise((resolve) => {
+      const off = bus.subscribe('catalog:syncing', (e) => {
+        if (!held.has(e.peerId) || e.done === 0 || firstSyncing != null) return
+        firstSyncing = performance.now() - start
+        off()
+        catalog.query({ timeoutMs: 60_000 }).done.then((r) => {
+          resolve(r.hits.some((h) => h.sources.some((s) => held.has(s.peerId))) ? performance.now() - start : null)
+        }, () => resolve(null))
+      })
+    })
     const done = new Promise((resolve) => {
       const off = bus.subscribe('catalog:replicated', (e) => {
         if (!held.has(e.peerId)) return
         held.set(e.peerId, e.pieces)
-        if (first == null && e.pieces > 0) first = performance.now() - start
         if ([...held.values()].every((n) => n >= PIECES)) { off(); resolve('complete') }
       })
     })
@@ -63,7 +77,10 @@ async function ours (list) {
     const result = await catalog.query({ timeoutMs: 60_000 }).done
     const fromCompanions = result.hits.filter((h) => h.sources.some((s) => held.has(s.peerId))).length
     if (fromCompanions !== COMPANIONS * PIECES) throw new Error(`${fromCompanions} of ${COMPANIONS * PIECES} pieces queryable after every replica was complete`)
-    return { stalled: false, allMs, firstMs: first, rss_mb: round(process.memoryUsage().rss / 2 ** 20, 0) }
+    const rssMb = round(process.memoryUsage().rss / 2 ** 20, 0)
+    // (bench:memory runs this with --expose-gc: what the peer keeps, not what is garbage)
+    globalThis.gc?.()
+    return { stalled: false, allMs, firstMs: await firstAnswer, firstSyncingMs: firstSyncing, rss_mb: rssMb, rss_after_gc_mb: round(process.memoryUsage().rss / 2 ** 20, 0), disk_mb: round(await diskUsage(repo) / 2 ** 20, 1) }
   } finally {
     await catalog.stop()
     await transport.stop()
@@ -115,12 +132,15 @@ try {
     pieces_per_companion: PIECES,
     all_ms: median(finished.map((r) => r.allMs)),
     first_ms: median(finished.map((r) => r.firstMs)),
+    first_syncing_ms: median(finished.map((r) => r.firstSyncingMs)),
     raw_orbitdb_all_ms: median(stockRuns.filter((r) => !r.stalled).map((r) => r.allMs)),
     runs: RUNS,
     finished: finished.length,
     stalled: RUNS - finished.length,
     all_runs_ms: runs.map((r) => r.stalled ? null : Math.round(r.allMs)),
     rss_mb: Math.max(...runs.map((r) => r.rss_mb)),
+    rss_after_gc_mb: Math.max(...finished.map((r) => r.rss_after_gc_mb)),
+    disk_mb: Math.max(...finished.map((r) => r.disk_mb)),
     write_ms: Math.round(writeMs)
   }))
 } finally {

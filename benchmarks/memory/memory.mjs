@@ -8,17 +8,22 @@
 // path) and with the Node settings `npp start` runs a peer with (`npp_runtime`, the app's
 // PEER_RUNTIME: a small young generation, glibc malloc tunables).
 //
+// 4. a fresh peer, run as `npp start` runs one, that joined 10 companions with 1,000 pieces each
+//    (bench:join's setup, the companions in a process of their own): its RSS after a full GC;
+// 5. a CLI client: the peak RSS of `npp id --json` against a running `npp start` (median of 5).
+//
 // Usage: node memory.mjs [--settle 30]
 // Progress goes to stderr; the last line on stdout is one JSON object:
-// {"name":"memory","raw_idle_rss_mb":..,"idle_rss_mb":..,"after_hostile_rss_mb":..,"node_defaults":{"idle_rss_mb":..,"hostile":{..}},"npp_runtime":{..},"goals_mb":{..}}
-import { spawn } from 'node:child_process'
+// {"name":"memory","idle_mb":..,"ten_companions_mb":..,"cli_mb":..,"raw_idle_rss_mb":..,"after_hostile_rss_mb":..,"node_defaults":{..},"npp_runtime":{..},"goals_mb":{..}}
+import { execFile, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { CATEGORY_COUNTS, ChildPeer, categoryMessages, createHostilePeer, missingAddresses, now } from '@npp/reliability'
-import { round } from '@npp/testkit'
+import { JsonLinesChild, percentile, round } from '@npp/testkit'
 import { PEER_RUNTIME } from 'new-piece-please/runtime'
 
 const { values: args } = parseArgs({
@@ -48,6 +53,55 @@ async function rawPeerRss () {
   const code = await new Promise((resolve) => child.on('exit', resolve))
   if (code !== 0) throw new Error(`the raw peer exited with ${code}`)
   return JSON.parse(out.trim().split('\n').at(-1))
+}
+
+const NPP = fileURLToPath(new URL('../../apps/new-piece-please/bin/npp.js', import.meta.url))
+const JOIN = fileURLToPath(new URL('../join/join.mjs', import.meta.url))
+
+/** bench:join's fresh peer (10 companions × 1,000 pieces), run with the peer runtime: its RSS after a full GC, once all are replicated */
+async function tenCompanionsRss () {
+  const child = spawn(process.execPath, ['--expose-gc', ...PEER_RUNTIME.nodeFlags, JOIN], {
+    env: { ...process.env, ...PEER_RUNTIME.env, RUNS: '1', STOCK: '0' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  if (code !== 0) throw new Error(`bench:join exited with ${code}`)
+  const result = JSON.parse(out.trim().split('\n').at(-1))
+  if (result.finished !== 1) throw new Error(`the joining peer did not get all 10,000 pieces: ${JSON.stringify(result)}`)
+  return result
+}
+
+/** Run `npp args` with a preload that reports the process's peak RSS (kB) on stderr as it exits */
+async function nppPeak (args) {
+  const preload = 'data:text/javascript,process.on("exit",()=>process.stderr.write("NPP_MAXRSS_KB "+process.resourceUsage().maxRSS+"\\n"))'
+  const { stderr } = await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', preload, NPP, ...args], { env: { ...process.env, NPP_REPO: '' } }, (err, stdout, stderr) => {
+      if (err != null) reject(new Error(`npp ${args.join(' ')} failed: ${stderr}`))
+      else resolve({ stdout, stderr })
+    })
+  })
+  const kb = Number(/NPP_MAXRSS_KB (\d+)/.exec(stderr)?.[1])
+  if (!Number.isFinite(kb)) throw new Error(`npp ${args.join(' ')} reported no peak RSS`)
+  return kb * 1024
+}
+
+/** `npp start` in a process of its own, then `npp id --json` against it five times: the client's median peak RSS */
+async function cliRss () {
+  const repo = await mkdtemp(join(tmpdir(), 'npp-bench-memory-cli-'))
+  dirs.push(repo)
+  const peer = new JsonLinesChild(NPP, ['start', '--repo', repo, '--json'], { name: 'npp start', env: { ...process.env, NPP_REPO: '' }, echoStderr: false })
+  try {
+    await peer.next('started', () => true, 60_000)
+    const peaks = []
+    for (let i = 0; i < 5; i++) peaks.push(await nppPeak(['id', '--json', '--repo', repo]))
+    return { median: percentile(peaks, 0.5), all: peaks }
+  } finally {
+    await nppPeak(['stop', '--repo', repo]).catch(() => {})
+    await Promise.race([peer.exited, sleep(15_000)])
+    await peer.kill().catch(() => {})
+  }
 }
 
 const dirs = []
@@ -161,8 +215,18 @@ try {
   const raw = await rawPeerRss()
   const defaults = await measure('node defaults', { nodeFlags: [], env: {} })
   const tuned = await measure('npp runtime', PEER_RUNTIME)
+  log('a CLI client against a running peer')
+  const cli = await cliRss()
+  log(`npp id --json: ${mb(cli.median)} MB peak RSS`)
+  log('a fresh peer joining 10 companions × 1,000 pieces (bench:join)')
+  const ten = await tenCompanionsRss()
+  log(`after joining: ${ten.rss_after_gc_mb} MB RSS after a full GC`)
   console.log(JSON.stringify({
     name: 'memory',
+    idle_mb: tuned.idle_rss_mb,
+    ten_companions_mb: ten.rss_after_gc_mb,
+    cli_mb: mb(cli.median),
+    cli_runs_mb: cli.all.map(mb),
     raw_idle_rss_mb: mb(raw.rss),
     raw_idle_heap_mb: mb(raw.heapUsed),
     // the peer as `npp start` runs it
@@ -170,7 +234,7 @@ try {
     after_hostile_rss_mb: tuned.hostile.after_30s_rss_mb,
     npp_runtime: { node_flags: PEER_RUNTIME.nodeFlags, env: PEER_RUNTIME.env, ...tuned },
     node_defaults: defaults,
-    goals_mb: { idle_rss: 120, after_hostile_rss: 200 }
+    goals_mb: { idle: 120, ten_companions: 250, cli: 60, after_hostile_rss: 200 }
   }))
 } finally {
   await Promise.all(hostiles.map(async (h) => { await h.stop().catch(() => {}) }))

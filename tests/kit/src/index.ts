@@ -21,7 +21,7 @@
  * ```
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -183,6 +183,13 @@ export interface PeerProcessOptions {
   profile?: Record<string, unknown>
   /** `createTransport()`'s listen addresses */
   listen?: string[]
+}
+
+/** Bytes of every file under `dir` (what a repo takes on disk, as `du -b` counts file sizes) */
+export async function diskUsage (dir: string): Promise<number> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true })
+  const sizes = await Promise.all(entries.filter((e) => e.isFile()).map(async (e) => (await stat(join(e.parentPath, e.name))).size))
+  return sizes.reduce((sum, n) => sum + n, 0)
 }
 
 /** Nearest-rank percentile, `p` in [0, 1] */

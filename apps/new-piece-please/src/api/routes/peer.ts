@@ -66,8 +66,9 @@ export function peerRoutes ({ peer, onStop, dashboardUrl }: PeerRoutesOptions): 
   // Online or offline is the companions package's word (its `status`), never derived here
   app.get('/api/companions', async (c) => {
     // each with its catalog as our replica of it stands (the catalog's word): state and sync progress
+    const list = await peer.companions.list()
     const replicas = new Map(peer.catalog.replicas().map((r) => [r.userDb, r]))
-    const companions: CompanionView[] = (await peer.companions.list()).map((companion) => {
+    const companions: CompanionView[] = list.map((companion) => {
       const r = replicas.get(companion.userDb)
       return { ...companion, catalog: r == null ? null : { state: r.state, pieces: r.size, done: r.entries, known: r.known } }
     })
