@@ -49,9 +49,14 @@ async function ours (list) {
         if (!held.has(e.peerId) || e.done === 0 || firstSyncing != null) return
         firstSyncing = performance.now() - start
         off()
-        catalog.query({ timeoutMs: 60_000 }).done.then((r) => {
-          resolve(r.hits.some((h) => h.sources.some((s) => held.has(s.peerId))) ? performance.now() - start : null)
-        }, () => resolve(null))
+        // the first batch of a companion with pieces in it (the others may still be waiting for theirs)
+        const firstBatch = async () => {
+          for await (const event of catalog.query({ timeoutMs: 30_000 })) {
+            if (event.type === 'batch' && held.has(event.source.peerId) && event.hits.length > 0) return performance.now() - start
+          }
+          return null
+        }
+        firstBatch().then(resolve, () => resolve(null))
       })
     })
     const done = new Promise((resolve) => {
@@ -117,7 +122,7 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const r = await ours(list)
     runs.push(r)
-    log(`run ${i + 1}: ${r.stalled ? `STALLED after ${TIMEOUT_MS} ms, pieces held per companion ${JSON.stringify(r.held)}` : `all ${Math.round(r.allMs)} ms, first ${Math.round(r.firstMs)} ms`} (RSS ${r.rss_mb} MB)`)
+    log(`run ${i + 1}: ${r.stalled ? `STALLED after ${TIMEOUT_MS} ms, pieces held per companion ${JSON.stringify(r.held)}` : `all ${Math.round(r.allMs)} ms, first ${Math.round(r.firstMs)} ms (first entries in a replica ${Math.round(r.firstSyncingMs)} ms)`} (RSS ${r.rss_mb} MB)`)
     if (STOCK && i === 0) {
       const s = await stock(list)
       stockRuns.push(s)

@@ -73,9 +73,13 @@ async function tenCompanionsRss () {
   return result
 }
 
-/** Run `npp args` with a preload that reports the process's peak RSS (kB) on stderr as it exits */
+/**
+ * Run `npp args` with a preload that reports the process's peak RSS (kB) on stderr as it exits:
+ * VmHWM, the high-water mark of its own memory since exec (`resourceUsage().maxRSS` keeps the
+ * peak of the forked copy of this process, ~200 MB here, from before the exec)
+ */
 async function nppPeak (args) {
-  const preload = 'data:text/javascript,process.on("exit",()=>process.stderr.write("NPP_MAXRSS_KB "+process.resourceUsage().maxRSS+"\\n"))'
+  const preload = 'data:text/javascript,process.on("exit",()=>process.stderr.write("NPP_MAXRSS_KB "+/VmHWM:\\s*(\\d+)/.exec(process.getBuiltinModule("node:fs").readFileSync("/proc/self/status","utf8"))[1]+"\\n"))'
   const { stderr } = await new Promise((resolve, reject) => {
     execFile(process.execPath, ['--import', preload, NPP, ...args], { env: { ...process.env, NPP_REPO: '' } }, (err, stdout, stderr) => {
       if (err != null) reject(new Error(`npp ${args.join(' ')} failed: ${stderr}`))

@@ -42,11 +42,17 @@ export function fromBus<K extends keyof BusEvents> (types: readonly K[]): Callba
 /**
  * The outbound seam: forward every event that `actor` emits (with XState's
  * `emit()`) to the bus, in one place. Returns the unsubscribe function.
+ *
+ * XState calls emit handlers while the actor is still taking its transition: an
+ * event sent to it then waits in its mailbox, so a bus handler that calls back
+ * into the package that emitted (`catalog.query()` on `catalog:syncing`) would
+ * find it not yet changed. Events go to the bus in a microtask instead, in the
+ * order they were emitted, once the transition is over.
  */
 export function forwardEmitted<E extends BusEvent> (actor: EmitterOf<E>, bus: Bus): () => void {
   const sub = actor.on('*', (event: E) => {
     const { type, ...payload } = event
-    bus.emit(type, payload as never)
+    queueMicrotask(() => { bus.emit(type, payload as never) })
   })
   return () => { sub.unsubscribe() }
 }

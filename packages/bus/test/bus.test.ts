@@ -70,3 +70,30 @@ describe('createBus', () => {
     await expect(p).rejects.toThrow('stopped')
   })
 })
+
+describe('forwardEmitted', () => {
+  it('hands emitted events to the bus once the transition is over, so a handler can call back into the actor', async () => {
+    const { createActor, emit, setup, assign } = await import('xstate')
+    const { forwardEmitted } = await import('../src/index.js')
+    const machine = setup({
+      types: { context: {} as { asked: number }, events: {} as { type: 'poke' } | { type: 'ask' } },
+      actions: {
+        tell: emit({ type: 'transport:stopped', peerId: 'p' }),
+        count: assign({ asked: ({ context }) => context.asked + 1 })
+      }
+    }).createMachine({ context: { asked: 0 }, on: { poke: { actions: 'tell' }, ask: { actions: 'count' } } })
+    const actor = createActor(machine).start()
+    const bus = createBus()
+    forwardEmitted(actor as never, bus)
+    const seen: number[] = []
+    bus.on('transport:stopped', () => {
+      actor.send({ type: 'ask' })
+      // the answer is there at once: the actor was not mid-transition
+      seen.push(actor.getSnapshot().context.asked)
+    })
+    const heard = bus.waitFor('transport:stopped')
+    actor.send({ type: 'poke' })
+    await heard
+    expect(seen).toEqual([1])
+  })
+})
