@@ -49,15 +49,17 @@ export class LogFollower {
   private readonly listeners = new Set<(changes: PieceChange[]) => void>()
   private readonly queue = new PQueue({ concurrency: 1 })
   private appliedBytes = 0
+  private appliedEntries = 0
   private latestClock = 0
   private readonly batch: Array<Entry<Operation>> = []
   private batchTimer: ReturnType<typeof setTimeout> | undefined
+  private stopped = false
 
   /** `batchMs`: how long entries announced by {@link verified} gather before they are applied together */
   constructor (private readonly log: Pick<Log, 'get' | 'heads'>, private readonly sink: EntrySink, private readonly batchMs = 100) {}
 
   /** Number of entries applied so far */
-  get entries (): number { return this.seen.size }
+  get entries (): number { return this.appliedEntries }
 
   /** Encoded size of the entries applied so far, in bytes (see {@link encodedSize}) */
   get bytes (): number { return this.appliedBytes }
@@ -68,7 +70,7 @@ export class LogFollower {
    * catalog is, has exactly that many entries below its head), or the entries applied
    * when there are more. Below {@link entries} never; above it while a join is under way.
    */
-  get known (): number { return Math.max(this.latestClock, this.seen.size) }
+  get known (): number { return Math.max(this.latestClock, this.appliedEntries) }
 
   /**
    * An entry OrbitDB verified while joining a head (`verified` on a db opened from a
@@ -76,7 +78,7 @@ export class LogFollower {
    * them all to the log. Walks from heads later skip it, as any entry already seen.
    */
   verified (entry: Entry<Operation>): void {
-    if (this.seen.has(entry.hash)) return
+    if (this.stopped || this.seen.has(entry.hash)) return
     this.batch.push(entry)
     if (this.batchTimer == null) {
       this.batchTimer = setTimeout(() => {
@@ -85,6 +87,15 @@ export class LogFollower {
         void this.queue.add(async () => this.applyFresh(entries.filter((e) => !this.seen.has(e.hash))))
       }, this.batchMs)
     }
+  }
+
+  /**
+   * Apply nothing more, from now on: the sink keeps what it has (a replica past its
+   * quota answers from what it holds while a join already under way goes on)
+   */
+  stop (): void {
+    this.stopped = true
+    this.discardPending()
   }
 
   /** Forget verified entries not applied yet (the db is closing) */
@@ -120,6 +131,7 @@ export class LogFollower {
   async idle (): Promise<void> { await this.queue.add(noop) }
 
   private async walk (from: Array<Entry<Operation>>): Promise<PieceChange[]> {
+    if (this.stopped) return []
     const fresh: Array<Entry<Operation>> = []
     const stack = from.filter((e) => e != null && !this.seen.has(e.hash))
     for (const e of stack) this.seen.add(e.hash)
@@ -136,7 +148,8 @@ export class LogFollower {
 
   /** Apply entries none of which was applied before (`marked`: already in `seen`) */
   private applyFresh (fresh: Array<Entry<Operation>>, marked = false): PieceChange[] {
-    if (fresh.length === 0) return []
+    if (fresh.length === 0 || this.stopped) return []
+    this.appliedEntries += fresh.length
     for (const entry of fresh) {
       if (!marked) this.seen.add(entry.hash)
       this.appliedBytes += encodedSize(entry)

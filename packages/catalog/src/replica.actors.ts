@@ -68,6 +68,8 @@ export const followReplica = fromCallback<ReplicaFollowerEvent, { store: Replica
 
 /** Stop exchanging heads with peers (a replica over its quota keeps what it has, and nothing more) */
 export const stopReplicaSync = fromPromise<void, { store: ReplicaStore }>(async ({ input }) => {
+  // at once, as the replica enters overQuota: a join under way goes on verifying entries
+  input.store.follower.stop()
   await input.store.follower.idle()
   await input.store.db.sync.stop()
 })

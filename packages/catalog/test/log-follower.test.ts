@@ -111,6 +111,21 @@ describe('LogFollower', () => {
     expect(follower.known).toBe(4)
   })
 
+  it('applies nothing more once stopped (a replica past its quota), neither verified entries nor walks', async () => {
+    const { log, append } = fakeLog()
+    const sink = recordingSink()
+    const follower = new LogFollower(log, sink, 1)
+    await append('a')
+    await follower.catchUp()
+    follower.stop()
+    const b = (await log.get((await append('b')).hash))!
+    follower.verified(b)
+    await follower.catchUp()
+    await follower.idle()
+    expect(sink.applied).toHaveLength(1)
+    expect(follower.entries).toBe(1)
+  })
+
   it('forgets verified entries not applied yet when told to (its db is closing)', async () => {
     const { log, append } = fakeLog()
     const sink = recordingSink()
