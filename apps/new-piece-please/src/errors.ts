@@ -1,5 +1,5 @@
-import { errorKind, HTTP_STATUS, NppError } from '@npp/kit'
-import type { ErrorKind } from '@npp/kit'
+import { errorKind, HTTP_STATUS, NppError } from '@npp/kit/errors'
+import type { ErrorKind } from '@npp/kit/errors'
 
 /**
  * Typed errors of the app. Each extends `NppError` (from `@npp/kit`, like every
@@ -122,4 +122,9 @@ export class HttpError extends AppError {
 /** The exit code for any error: from its `kind` (a failure unless it is an `NppError`) */
 export function exitCodeOf (err: unknown): ExitCode {
   return EXIT_BY_KIND[errorKind(err)]
+}
+
+/** One line of the reason of a zod error: `field: message; field: message` */
+export function reasonOf (error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>, message: string }> }): string {
+  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.map(String).join('.')}: ${i.message}` : i.message)).join('; ')
 }

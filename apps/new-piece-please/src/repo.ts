@@ -1,4 +1,4 @@
-import { isAlive } from '@npp/transport/client'
+import { isAlive } from '@npp/transport/pid'
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'

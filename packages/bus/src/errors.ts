@@ -1,4 +1,2 @@
-/** Anything thrown, as an `Error` (non-errors are wrapped with their string form) */
-export function toError (err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
-}
+// one owner: @npp/kit (a dependency-free module, so the CLI can load it alone)
+export { toError } from '@npp/kit/errors'

@@ -58,3 +58,8 @@ export class NppError extends Error {
 export function errorKind (err: unknown): ErrorKind {
   return err instanceof NppError ? err.kind : 'failure'
 }
+
+/** Anything thrown, as an `Error` (non-errors are wrapped with their string form) */
+export function toError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}

@@ -1,5 +1,3 @@
-import { EventSourceParserStream } from 'eventsource-parser/stream'
-import { parse as parseNdjson } from 'it-ndjson'
 import { ApiError, NoRunningPeerError } from '../errors.js'
 import { locatePeer } from '../repo.js'
 
@@ -64,6 +62,8 @@ export class ApiClient {
   async * lines<T> (path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<T> {
     const response = await this.fetch('POST', path, body, signal)
     if (response.body == null) return
+    // loaded by the commands that stream (short commands do without)
+    const { parse: parseNdjson } = await import('it-ndjson')
     yield * parseNdjson<T>(response.body, { maxMessageLength: MAX_MESSAGE_CHARS })
   }
 
@@ -74,6 +74,7 @@ export class ApiClient {
   async * events (options: { inspect?: boolean, signal?: AbortSignal } = {}): AsyncGenerator<{ event: string, data: unknown }> {
     const response = await this.fetch('GET', `/api/events${options.inspect === true ? '?inspect=1' : ''}`, undefined, options.signal)
     if (response.body == null) return
+    const { EventSourceParserStream } = await import('eventsource-parser/stream')
     const messages = response.body
       .pipeThrough(new TextDecoderStream())
       .pipeThrough(new EventSourceParserStream({ onError: 'terminate', maxBufferSize: MAX_MESSAGE_CHARS }))

@@ -1,5 +1,5 @@
 import { HttpError } from '../errors.js'
-import { reasonOf } from './schemas.js'
+import { reasonOf } from '../errors.js'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 

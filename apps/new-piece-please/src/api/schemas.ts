@@ -76,7 +76,3 @@ export const InstrumentQuery = z.object({ instrument: Instrument.optional() })
 
 export const UserDbAddress = z.string().trim().pipe(OrbitDBAddressSchema)
 
-/** One line of the reason of a zod error: `field: message; field: message` */
-export function reasonOf (error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ')
-}

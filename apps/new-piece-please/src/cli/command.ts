@@ -1,10 +1,10 @@
 import { resolve } from 'node:path'
 import { ApiClient } from '../api/client.js'
-import { reasonOf } from '../api/schemas.js'
-import { UsageError } from '../errors.js'
+import { UsageError, reasonOf } from '../errors.js'
 import { defaultRepo } from '../repo.js'
 import { createOutput } from './output.js'
 import type { Output } from './output.js'
+import type * as Schemas from '../api/schemas.js'
 import type { Command } from 'commander'
 import type { z } from 'zod'
 
@@ -19,6 +19,14 @@ export interface Common { repo?: string, json?: boolean }
  * whether the command ran a peer in the foreground (`npp start`)
  */
 export interface Exit { code: number, foreground: boolean }
+
+/**
+ * The control API's schemas, loaded by the commands that check their input (zod, the
+ * catalog's and the transport's schemas: ~15 MB and ~100 ms that `npp id` does without)
+ */
+export async function schemas (): Promise<typeof Schemas> {
+  return await import('../api/schemas.js')
+}
 
 /** `value` checked with `schema`; a {@link UsageError} (exit 2) that starts with `what` otherwise */
 export function check<S extends z.ZodType> (schema: S, value: unknown, what: string): z.infer<S> {

@@ -1,4 +1,4 @@
-import { toError } from '@npp/bus'
+import { toError } from '@npp/kit/errors'
 import yoctoSpinner from 'yocto-spinner'
 import { exitCodeOf } from '../errors.js'
 import type { ExitCode } from '../errors.js'

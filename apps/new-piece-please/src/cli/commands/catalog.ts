@@ -1,7 +1,6 @@
 import { open, stat } from 'node:fs/promises'
-import { CidString, Instrument, MAX_SCORE_BYTES, ProfileField } from '../../api/schemas.js'
 import { EXIT, UsageError } from '../../errors.js'
-import { check, common, queryString, withPeer } from '../command.js'
+import { check, common, queryString, schemas, withPeer } from '../command.js'
 import { table } from '../output.js'
 import type { Common, Exit } from '../command.js'
 import type { Piece } from '@npp/catalog'
@@ -30,10 +29,11 @@ async function scoreFile (file: string): Promise<string> {
   const before = await stat(file).catch(fail)
   if (!before.isFile()) throw new UsageError(`--file ${file}: not a regular file`)
   const handle = await open(file, 'r').catch(fail)
+  const s = await schemas()
   try {
     const info = await handle.stat()
     if (!info.isFile()) throw new UsageError(`--file ${file}: not a regular file`)
-    if (info.size > MAX_SCORE_BYTES) throw new UsageError(`--file ${file}: ${info.size} bytes, larger than ${MAX_SCORE_BYTES}`)
+    if (info.size > s.MAX_SCORE_BYTES) throw new UsageError(`--file ${file}: ${info.size} bytes, larger than ${s.MAX_SCORE_BYTES}`)
     const bytes = Buffer.alloc(info.size)
     const { bytesRead } = await handle.read(bytes, 0, info.size, 0)
     return bytes.subarray(0, bytesRead).toString('base64')
@@ -54,9 +54,10 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .option('--composer <name>', 'composer')
     .option('--notes <text>', 'notes')
     .action(async (opts: Common & { instrument: string, hash?: string, file?: string, title?: string, composer?: string, notes?: string }) => {
-      const instrument = check(Instrument, opts.instrument, '--instrument')
+      const s = await schemas()
+      const instrument = check(s.Instrument, opts.instrument, '--instrument')
       if ((opts.hash == null) === (opts.file == null)) throw new UsageError('give exactly one of --hash <cid> or --file <path>')
-      const hash = opts.hash == null ? undefined : check(CidString, opts.hash, `--hash ${opts.hash}`)
+      const hash = opts.hash == null ? undefined : check(s.CidString, opts.hash, `--hash ${opts.hash}`)
       const score = opts.file == null ? undefined : await scoreFile(opts.file)
       await withPeer(opts, async (api, out) => {
         const { piece } = await api.post<{ piece: PieceView }>('/api/pieces', {
@@ -74,7 +75,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .description('list your pieces with practice counts')
     .option('--instrument <name>', 'only this instrument (case-insensitive)')
     .action(async (opts: Common & { instrument?: string }) => {
-      const instrument = opts.instrument == null ? undefined : check(Instrument, opts.instrument, '--instrument')
+      const s = await schemas()
+      const instrument = opts.instrument == null ? undefined : check(s.Instrument, opts.instrument, '--instrument')
       await withPeer(opts, async (api, out) => {
         const { pieces: list } = await api.get<{ pieces: PieceView[] }>(`/api/pieces${queryString('instrument', instrument)}`)
         out.result({ pieces: list }, () => list.length === 0
@@ -86,7 +88,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .description('show one piece')
     .argument('<hash>', 'the piece\'s CID')
     .action(async (hash: string, opts: Common) => {
-      const cid = check(CidString, hash, hash)
+      const s = await schemas()
+      const cid = check(s.CidString, hash, hash)
       await withPeer(opts, async (api, out) => {
         const { piece } = await api.get<{ piece: PieceView }>(`/api/pieces/${encodeURIComponent(cid)}`)
         out.result({ piece }, () => pieceLines(piece))
@@ -96,7 +99,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .description('remove a piece from your catalog')
     .argument('<hash>', 'the piece\'s CID')
     .action(async (hash: string, opts: Common) => {
-      const cid = check(CidString, hash, hash)
+      const s = await schemas()
+      const cid = check(s.CidString, hash, hash)
       await withPeer(opts, async (api, out) => {
         const { removed } = await api.delete<{ removed: boolean }>(`/api/pieces/${encodeURIComponent(cid)}`)
         out.result({ removed }, () => (removed ? `removed ${cid}` : `no piece ${cid} in this catalog`))
@@ -108,7 +112,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .description('new piece, please! a random piece of your catalog')
     .option('--instrument <name>', 'of this instrument')
     .action(async (opts: Common & { instrument?: string }) => {
-      const instrument = opts.instrument == null ? undefined : check(Instrument, opts.instrument, '--instrument')
+      const s = await schemas()
+      const instrument = opts.instrument == null ? undefined : check(s.Instrument, opts.instrument, '--instrument')
       await withPeer(opts, async (api, out) => {
         const { piece } = await api.get<{ piece: PieceView }>(`/api/random${queryString('instrument', instrument)}`)
         out.result({ piece }, () => pieceLines(piece))
@@ -120,7 +125,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .description('count one practice session of a piece')
     .argument('<hash>', 'the piece\'s CID')
     .action(async (hash: string, opts: Common) => {
-      const cid = check(CidString, hash, hash)
+      const s = await schemas()
+      const cid = check(s.CidString, hash, hash)
       await withPeer(opts, async (api, out) => {
         const result = await api.post<{ hash: string, practised: number }>(`/api/pieces/${encodeURIComponent(cid)}/practise`)
         out.result(result, () => `practised ${result.practised} time${result.practised === 1 ? '' : 's'}`)
@@ -133,7 +139,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .description('show every field, or one')
     .argument('[field]', 'a field name')
     .action(async (field: string | undefined, opts: Common) => {
-      const name = field == null ? undefined : check(ProfileField, field, field)
+      const s = await schemas()
+      const name = field == null ? undefined : check(s.ProfileField, field, field)
       await withPeer(opts, async (api, out) => {
         if (name == null) {
           const { profile: all } = await api.get<{ profile: Record<string, unknown> }>('/api/profile')
@@ -149,7 +156,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .argument('<field>', 'a field name')
     .argument('<value>', 'its value')
     .action(async (field: string, value: string, opts: Common) => {
-      const name = check(ProfileField, field, field)
+      const s = await schemas()
+      const name = check(s.ProfileField, field, field)
       await withPeer(opts, async (api, out) => {
         await api.put(`/api/profile/${encodeURIComponent(name)}`, { value })
         out.result({ field: name, value }, () => `${name} = ${value}`)
@@ -159,7 +167,8 @@ export function catalogCommands (program: Command, exit: Exit): void {
     .description('delete a field')
     .argument('<field>', 'a field name')
     .action(async (field: string, opts: Common) => {
-      const name = check(ProfileField, field, field)
+      const s = await schemas()
+      const name = check(s.ProfileField, field, field)
       await withPeer(opts, async (api, out) => {
         await api.delete(`/api/profile/${encodeURIComponent(name)}`)
         out.result({ field: name, removed: true }, () => `removed ${name}`)

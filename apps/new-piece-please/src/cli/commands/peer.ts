@@ -1,9 +1,8 @@
 import { Option } from 'commander'
-import { isAlive } from '@npp/transport/client'
-import { InviteBody, InviteString, MultiaddrString, PendingTarget, UserDbAddress } from '../../api/schemas.js'
+import { isAlive } from '@npp/transport/pid'
 import { EXIT, PeerStopTimeoutError } from '../../errors.js'
 import { locatePeer } from '../../repo.js'
-import { check, common, repoOf, withPeer } from '../command.js'
+import { check, common, repoOf, schemas, withPeer } from '../command.js'
 import { createOutput, short, table } from '../output.js'
 import { parseWeb } from '../web-address.js'
 import type { Common, Exit } from '../command.js'
@@ -23,11 +22,12 @@ export function peerCommands (program: Command, exit: Exit): void {
     .addOption(new Option('--accept <policy>', 'who becomes a companion: "consent" (peers you dial or invite; others wait in `npp companions pending`), "all" (every valid peer) or "none"').choices(['consent', 'all', 'none']).default('consent'))
     .addOption(new Option('--inspect [where]', 'show the machine inspector\'s URL; "stately" also sends inspection events to stately.ai').choices(['dashboard', 'stately']).preset('dashboard'))
     .action(async (opts: Common & { listen?: string[], bootstrap?: string[], web?: string, inspect?: 'dashboard' | 'stately', accept: 'consent' | 'all' | 'none' }) => {
-      const listen = (opts.listen ?? []).map((ma) => check(MultiaddrString, ma, `--listen ${ma}`))
+      const s = await schemas()
+      const listen = (opts.listen ?? []).map((ma) => check(s.MultiaddrString, ma, `--listen ${ma}`))
       let bootstrap: 'none' | 'public' | string[] | undefined
       const b = opts.bootstrap ?? []
       if (b.length === 1 && (b[0] === 'none' || b[0] === 'public')) bootstrap = b[0]
-      else if (b.length > 0) bootstrap = b.map((ma) => check(MultiaddrString, ma, `--bootstrap ${ma}`))
+      else if (b.length > 0) bootstrap = b.map((ma) => check(s.MultiaddrString, ma, `--bootstrap ${ma}`))
       const web = opts.web == null ? undefined : parseWeb(opts.web)
       // loaded on demand: only `start` needs the whole peer (libp2p, Helia, OrbitDB)
       const { startPeer } = await import('../start.js')
@@ -93,9 +93,10 @@ export function peerCommands (program: Command, exit: Exit): void {
     .description('dial a peer by address or by its invite; it becomes a companion (with an invite, on both sides)')
     .argument('<multiaddr|invite>', 'the peer\'s address (/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...) or an invite it gave you (npp-invite:...)')
     .action(async (target: string, opts: Common) => {
+      const s = await schemas()
       const body = target.trim().startsWith('npp-invite:')
-        ? { invite: check(InviteString, target, 'the invite') }
-        : { multiaddr: check(MultiaddrString, target, target) }
+        ? { invite: check(s.InviteString, target, 'the invite') }
+        : { multiaddr: check(s.MultiaddrString, target, target) }
       await withPeer(opts, async (api, out) => {
         const progress = out.progress('invite' in body ? 'connecting with the invite' : `connecting to ${body.multiaddr}`)
         try {
@@ -134,7 +135,8 @@ export function peerCommands (program: Command, exit: Exit): void {
       .description(verb === 'accept' ? 'make a pending peer a companion' : 'refuse a pending peer (remembered; it is not asked again)')
       .argument('<peerIdOrUserDb>', 'the pending peer\'s id or user db address (see `npp companions pending`)')
       .action(async (target: string, _opts: Common, cmd: Command) => {
-        const { target: t } = check(PendingTarget, { target }, target)
+        const s = await schemas()
+        const { target: t } = check(s.PendingTarget, { target }, target)
         await withPeer(cmd.optsWithGlobals<Common>(), async (api, out) => {
           const result = await api.post<Record<string, number>>(`/api/companions/pending/${verb}`, { target: t })
           out.result(result, () => `${done} ${t}`)
@@ -148,7 +150,8 @@ export function peerCommands (program: Command, exit: Exit): void {
     .option('--ttl <minutes>', 'how long it is valid (default 1440: a day)', '1440')
     .option('--uses <n>', 'how many peers may use it (default 1)', '1')
     .action(async (opts: Common & { ttl: string, uses: string }) => {
-      const { ttlMs, uses } = check(InviteBody, { ttlMs: Math.round(Number(opts.ttl) * 60_000), uses: Number(opts.uses) }, `--ttl ${opts.ttl} --uses ${opts.uses}`)
+      const s = await schemas()
+      const { ttlMs, uses } = check(s.InviteBody, { ttlMs: Math.round(Number(opts.ttl) * 60_000), uses: Number(opts.uses) }, `--ttl ${opts.ttl} --uses ${opts.uses}`)
       await withPeer(opts, async (api, out) => {
         const created = await api.post<{ invite: string, id: string, expiresAt: number }>('/api/invites', { ttlMs, uses })
         out.result(created, () => `${created.invite}\n(valid until ${new Date(created.expiresAt).toISOString()} for ${String(uses)} peer(s); revoke: npp invite revoke ${created.id})`)
@@ -169,7 +172,8 @@ export function peerCommands (program: Command, exit: Exit): void {
     .description('stop following a companion')
     .argument('<userDb>', 'the companion\'s user db address (/orbitdb/...)')
     .action(async (userDb: string, _opts: Common, cmd: Command) => {
-      const address = check(UserDbAddress, userDb, userDb)
+      const s = await schemas()
+      const address = check(s.UserDbAddress, userDb, userDb)
       // `companions` has the same options: commander gives them to the parent
       await withPeer(cmd.optsWithGlobals<Common>(), async (api, out) => {
         const { removed } = await api.delete<{ removed: boolean }>(`/api/companions?userDb=${encodeURIComponent(address)}`)

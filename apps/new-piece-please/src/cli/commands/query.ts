@@ -1,6 +1,5 @@
-import { QueryBody } from '../../api/schemas.js'
 import { QueryFailedError } from '../../errors.js'
-import { check, common, withPeer } from '../command.js'
+import { check, common, schemas, withPeer } from '../command.js'
 import { jsonLine, short, terminalSafe } from '../output.js'
 import type { QueryLine } from '../../api/routes/query.js'
 import type { Common } from '../command.js'
@@ -38,7 +37,8 @@ export function queryCommands (program: Command): void {
     .option('--timeout <ms>', 'give up on sources that have not answered after this long', (v) => Number(v))
     .option('--limit <n>', 'at most this many pieces', (v) => Number(v))
     .action(async (opts: Common & { instrument?: string, text?: string, timeout?: number, limit?: number }) => {
-      const query = check(QueryBody, {
+      const s = await schemas()
+      const query = check(s.QueryBody, {
         ...(opts.instrument == null ? {} : { instrument: opts.instrument }),
         ...(opts.text == null ? {} : { text: opts.text }),
         ...(opts.timeout == null ? {} : { timeoutMs: opts.timeout }),
