@@ -93,6 +93,6 @@ describe('NppError', () => {
 
 describe('public API', () => {
   it('exports exactly these names (a change here is a change of the public API)', () => {
-    expect(Object.keys(kit).sort()).toEqual(['HTTP_STATUS', 'MAX_EARLY', 'NppError', 'backoffDelay', 'describeIssues', 'errorKind', 'keepEarly', 'omit', 'serialWriter'])
+    expect(Object.keys(kit).sort()).toEqual(['HTTP_STATUS', 'MAX_EARLY', 'NppError', 'backoffDelay', 'describeIssues', 'errorKind', 'keepEarly', 'omit', 'serialWriter', 'toError'])
   })
 })
