@@ -143,15 +143,15 @@ export class LogFollower {
       const parents = await Promise.all(missing.map(async (h) => await this.log.get(h)))
       for (const p of parents) if (p != null) stack.push(p)
     }
-    return this.applyFresh(fresh, true)
+    return this.applyFresh(fresh)
   }
 
-  /** Apply entries none of which was applied before (`marked`: already in `seen`) */
-  private applyFresh (fresh: Array<Entry<Operation>>, marked = false): PieceChange[] {
+  /** Apply entries none of which was applied before (and mark them seen) */
+  private applyFresh (fresh: Array<Entry<Operation>>): PieceChange[] {
     if (fresh.length === 0 || this.stopped) return []
     this.appliedEntries += fresh.length
     for (const entry of fresh) {
-      if (!marked) this.seen.add(entry.hash)
+      this.seen.add(entry.hash)
       this.appliedBytes += encodedSize(entry)
       if (entry.clock?.time > this.latestClock) this.latestClock = entry.clock.time
     }

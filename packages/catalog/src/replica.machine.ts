@@ -12,7 +12,7 @@ import { closeReplica, followReplica, openReplica, stopReplicaSync } from './rep
 import type { ReplicaCounts, ReplicaFollowerEvent } from './replica.actors.js'
 import type { ReplicaStore } from './stores.js'
 import type { ReplicaOptions } from './types.js'
-import type { CompanionProfile } from '@npp/bus'
+import type { CompanionProfile, SyncProgress } from '@npp/bus'
 import type { Logger, Transport } from '@npp/transport'
 import type { ActorRefFrom } from 'xstate'
 
@@ -74,7 +74,7 @@ export interface ReplicaProgress {
 }
 
 /** A replica's progress: entries done, and known (capped at the entry quota: a writer chooses its clock) */
-export function replicaProgress (context: Pick<ReplicaContext, 'entries' | 'known' | 'options'>): { done: number, known: number } {
+export function replicaProgress (context: Pick<ReplicaContext, 'entries' | 'known' | 'options'>): SyncProgress {
   return { done: context.entries, known: Math.max(context.entries, Math.min(context.known, context.options.maxEntries)) }
 }
 
