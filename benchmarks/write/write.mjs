@@ -1,14 +1,16 @@
 // Sequential local puts: each piece is added and awaited before the next, through the
 // catalog (`catalog.add`: validation, the serial writer, OrbitDB, our index), against
-// plain OrbitDB puts of the same documents into a Documents db on the same kind of node,
-// in the same run. Each measurement starts from a fresh repo.
+// puts of the same documents into a Documents db of a stock @orbitdb/core 4 peer
+// (@npp/testkit/stock: nothing of @npp/*), in the same run. Each measurement starts
+// from a fresh repo.
 //
 // Env: PIECES (1000), REPS (3), RAW (1; 0 skips the plain OrbitDB runs, as bench:growth does at
 // 100,000 pieces). Prints one JSON object on its last line, with the catalog's RSS and disk use.
 import { createBus } from '@npp/bus'
 import { createCatalog } from '@npp/catalog'
 import { Cleanups, diskUsage, percentile, round, tempDir } from '@npp/testkit'
-import { Documents, createTransport, openOwnDatabase } from '@npp/transport'
+import { createStockPeer } from '@npp/testkit/stock'
+import { createTransport } from '@npp/transport'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 
@@ -28,12 +30,12 @@ for (let n = 0; n < PIECES; n++) {
 async function run (withCatalog) {
   const cleanups = new Cleanups()
   try {
-    const bus = createBus()
     const repo = await tempDir(cleanups, 'bench-write')
-    const transport = createTransport({ bus, repo })
-    await transport.start()
-    cleanups.add(async () => { await transport.stop() })
     if (withCatalog) {
+      const bus = createBus()
+      const transport = createTransport({ bus, repo })
+      await transport.start()
+      cleanups.add(async () => { await transport.stop() })
       const catalog = createCatalog({ bus, transport })
       await catalog.start()
       cleanups.add(async () => { await catalog.stop() })
@@ -44,7 +46,9 @@ async function run (withCatalog) {
       after.disk = await diskUsage(repo)
       return ms
     }
-    const db = await openOwnDatabase(transport.orbitdb, 'bench-write-raw', Documents({ indexBy: 'hash' }))
+    const peer = await createStockPeer(repo)
+    cleanups.add(async () => { await peer.stop() })
+    const db = await peer.orbitdb.open('bench-write-raw', { Database: peer.Documents({ indexBy: 'hash' }) })
     const start = performance.now()
     for (const piece of pieces) await db.put(piece)
     return performance.now() - start

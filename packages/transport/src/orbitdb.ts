@@ -25,6 +25,9 @@ import { readManifest } from './blocks.js'
 import { HeadsPolicy, accessProviders, providersOf, withLibp2p, withProviders, withStopSignal } from './providers.js'
 import { NotStartedError } from './errors.js'
 import { fastVerify } from './verify.js'
+import { fastSign } from './sign.js'
+import type { KeystoreKey, SignFn } from './sign.js'
+import { coalesceHeads } from './heads-publish.js'
 import type { VerifyFn } from './verify.js'
 
 /** An OrbitDB identity: `id` is what access controllers list as writers */
@@ -206,7 +209,7 @@ export interface OpenOptions<D extends Database = Database> {
    * is not connected or does not have a block (see `BlockOptions.providers` in ./blocks.ts)
    */
   from?: string
-  /** OrbitDB's storage for the log's entries (by default an LRU cache over Helia's blockstore, pinned) */
+  /** OrbitDB's storage for the log's entries (by default an LRU cache over Helia's blockstore, not pinned) */
   entryStorage?: unknown
   /** OrbitDB's index of the log's entries (for a db opened `from` a peer: ./index-storage.ts) */
   indexStorage?: unknown
@@ -230,6 +233,7 @@ export interface CreateOrbitDBOptions {
 }
 
 const logBlocksLog = nppLogger('log-blocks')
+const headsLog = nppLogger('heads')
 /** Longest a prefetch of a log's blocks may take before OrbitDB goes on over bitswap */
 const PREFETCH_BUDGET_MS = 15_000
 const coreCreateOrbitDB = core.createOrbitDB as (options: CreateOrbitDBOptions) => Promise<OrbitDB>
@@ -238,6 +242,19 @@ const coreStorage = core as unknown as {
   ComposedStorage: (...storages: CoreStorage[]) => Promise<CoreStorage>
   LRUStorage: (options: { size: number }) => Promise<CoreStorage>
   IPFSBlockStorage: (options: { ipfs: unknown, pin: boolean }) => Promise<CoreStorage>
+}
+
+/**
+ * A log's entries as OrbitDB stores them by default (an LRU cache over Helia's
+ * blockstore), not pinned: a pin costs a put ~0.5 ms of LevelDB reads and writes
+ * (bench:write), and protects a block only from Helia's garbage collection, which
+ * npp never runs.
+ */
+async function entriesIn (ipfs: unknown): Promise<CoreStorage> {
+  return await coreStorage.ComposedStorage(
+    await coreStorage.LRUStorage({ size: 1000 }),
+    await coreStorage.IPFSBlockStorage({ ipfs, pin: false })
+  )
 }
 
 /**
@@ -268,10 +285,14 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
     })
   })
   const unserve = await serveLogBlocks(ipfs, logBlocksLog)
-  const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(ipfs, heads.wrap()) })
-  // every log verifies its entries with our identity's verify: OpenSSL in front of noble
-  const identity = orbitdb.identity as Identity & { verify: VerifyFn }
+  const announced = coalesceHeads(heads.wrap(), { log: headsLog })
+  const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(ipfs, announced.libp2p) })
+  // every log verifies its entries with our identity's verify (OpenSSL in front of noble),
+  // and our entries are signed with OpenSSL (./sign.ts)
+  const identity = orbitdb.identity as Identity & { verify: VerifyFn, sign: SignFn }
   identity.verify = fastVerify(identity.verify)
+  const keystore = (orbitdb as unknown as { keystore: { getKey: (id: string) => Promise<KeystoreKey | undefined> } }).keystore
+  identity.sign = fastSign(identity.sign, async (id) => await keystore.getKey(id))
   const open = orbitdb.open
   // dbs opened `from` a peer, by address: opening one again returns it, as OrbitDB's own
   // open does (the stores below are created once; a second LevelDB on the same folder fails)
@@ -280,7 +301,7 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
     const providers = providersOf(openOptions.from)
     if (providers == null || !isValidAddress(address)) {
       const { from: _from, ...rest } = openOptions
-      return await open(address, rest)
+      return await open(address, { ...rest, entryStorage: rest.entryStorage ?? await entriesIn(ipfs) })
     }
     const key = address.startsWith('/orbitdb/') ? address : `/orbitdb/${address}`
     const existing = openedFrom.get(key)
@@ -301,10 +322,7 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
     // OrbitDB reads the manifest through a store of its own: have the block first
     const manifest = await readManifest(ipfs, address, { signal: rest.signal, providers })
     const scoped = withProviders(ipfs, providers)
-    const entryStorage = rest.entryStorage ?? await coreStorage.ComposedStorage(
-      await coreStorage.LRUStorage({ size: 1000 }),
-      await coreStorage.IPFSBlockStorage({ ipfs: scoped, pin: false })
-    )
+    const entryStorage = rest.entryStorage ?? await entriesIn(scoped)
     // (a db OrbitDB already has open without `from` holds the folder: OrbitDB's own index then)
     const ownIndex = rest.indexStorage != null
       ? undefined
@@ -343,6 +361,7 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   const stop = orbitdb.stop
   orbitdb.stop = async () => {
     stopping.abort(new NotStartedError('fetch a block'))
+    announced.stop()
     await Promise.allSettled([...opening])
     await unserve().catch(() => {})
     await stop()

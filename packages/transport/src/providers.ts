@@ -157,7 +157,7 @@ export function withStopSignal (helia: Helia<NppLibp2p>, stop: AbortSignal): Hel
 }
 
 /** `target` with some properties replaced; its methods stay bound to it (private fields) */
-function overriding<T extends object> (target: T, overrides: Partial<Record<keyof T, unknown>>): T {
+export function overriding<T extends object> (target: T, overrides: Partial<Record<keyof T, unknown>>): T {
   return new Proxy(target, {
     get (object, property) {
       if (Object.hasOwn(overrides, property)) return (overrides as Record<PropertyKey, unknown>)[property]
