@@ -1,10 +1,8 @@
 import { isAlive } from '@npp/transport/pid'
-import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import envPaths from 'env-paths'
 import type { InviteStore } from '@npp/discovery'
-import { z } from 'zod'
 import { NoRunningPeerError } from './errors.js'
 
 /**
@@ -20,13 +18,28 @@ export function defaultRepo (): string {
 }
 
 /** What a running peer writes to `<repo>/api.json` so that the CLI can find it */
-export const ApiInfo = z.object({
-  url: z.url(),
-  pid: z.number().int().positive(),
-  peerId: z.string(),
-  startedAt: z.number()
-})
-export type ApiInfo = z.infer<typeof ApiInfo>
+export interface ApiInfo {
+  /** The control API's base URL (`http://127.0.0.1:<port>`) */
+  url: string
+  pid: number
+  peerId: string
+  startedAt: number
+}
+
+/**
+ * `value` if it is an {@link ApiInfo}, else why not. Checked by hand, not with the
+ * control API's zod schemas: every CLI command reads this file, and zod costs a
+ * client command ~16 MB and ~100 ms (bench:memory's `cli_mb`).
+ */
+export function parseApiInfo (value: unknown): { info: ApiInfo } | { reason: string } {
+  if (typeof value !== 'object' || value == null || Array.isArray(value)) return { reason: 'not a JSON object' }
+  const { url, pid, peerId, startedAt } = value as Record<string, unknown>
+  if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) return { reason: '`url` is not an http URL' }
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return { reason: '`pid` is not a positive integer' }
+  if (typeof peerId !== 'string' || peerId === '') return { reason: '`peerId` is not a string' }
+  if (typeof startedAt !== 'number' || !Number.isFinite(startedAt)) return { reason: '`startedAt` is not a number' }
+  return { info: { url, pid, peerId, startedAt } }
+}
 
 export const API_INFO_FILE = 'api.json'
 export const API_TOKEN_FILE = 'api.token'
@@ -47,6 +60,7 @@ export async function ensureToken (repo: string): Promise<string> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
+  const { randomBytes } = await import('node:crypto')
   const token = randomBytes(32).toString('base64url')
   await writeFile(file, token + '\n', { mode: 0o600 })
   await chmod(file, 0o600)
@@ -61,6 +75,7 @@ export async function ensureToken (repo: string): Promise<string> {
 export async function rotateToken (repo: string): Promise<string> {
   await mkdir(repo, { recursive: true, mode: 0o700 })
   const file = join(repo, API_TOKEN_FILE)
+  const { randomBytes } = await import('node:crypto')
   const token = randomBytes(32).toString('base64url')
   // written beside it and renamed: a client never reads half a token
   const next = `${file}.${process.pid}`
@@ -76,25 +91,30 @@ export async function writeApiInfo (repo: string, info: ApiInfo): Promise<void> 
 
 export async function removeApiInfo (repo: string, pid = process.pid): Promise<void> {
   const current = await readApiInfoFile(repo)
-  if (current != null && current.pid !== pid) return // another peer's file
+  if (current != null && 'info' in current && current.info.pid !== pid) return // another peer's file
   await rm(join(repo, API_INFO_FILE), { force: true })
 }
 
-async function readApiInfoFile (repo: string): Promise<ApiInfo | undefined> {
+/** The repo's `api.json`: missing, unreadable (with why) or what it says */
+async function readApiInfoFile (repo: string): Promise<{ info: ApiInfo } | { reason: string } | undefined> {
+  let text: string
   try {
-    const parsed = ApiInfo.safeParse(JSON.parse(await readFile(join(repo, API_INFO_FILE), 'utf8')))
-    return parsed.success ? parsed.data : undefined
+    text = await readFile(join(repo, API_INFO_FILE), 'utf8')
   } catch {
     return undefined
   }
+  try {
+    return parseApiInfo(JSON.parse(text))
+  } catch {
+    return { reason: 'not JSON' }
+  }
 }
-
 
 /** The `api.json` of a live peer in `repo`, or undefined */
 export async function runningPeer (repo: string): Promise<ApiInfo | undefined> {
-  const info = await readApiInfoFile(repo)
-  if (info == null || !isAlive(info.pid)) return undefined
-  return info
+  const read = await readApiInfoFile(repo)
+  if (read == null || !('info' in read) || !isAlive(read.info.pid)) return undefined
+  return read.info
 }
 
 /** Where and how to reach the running peer of `repo`; throws {@link NoRunningPeerError} */
@@ -104,8 +124,10 @@ export async function locatePeer (repo: string): Promise<{ info: ApiInfo, token:
   } catch {
     throw new NoRunningPeerError(repo, 'the folder does not exist')
   }
-  const info = await readApiInfoFile(repo)
-  if (info == null) throw new NoRunningPeerError(repo)
+  const read = await readApiInfoFile(repo)
+  if (read == null) throw new NoRunningPeerError(repo)
+  if (!('info' in read)) throw new NoRunningPeerError(repo, `its ${API_INFO_FILE} cannot be used (${read.reason})`)
+  const { info } = read
   if (!isAlive(info.pid)) throw new NoRunningPeerError(repo, `process ${info.pid} is gone`)
   let token: string
   try {
