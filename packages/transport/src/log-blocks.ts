@@ -1,6 +1,6 @@
 /**
  * `/npp/log-blocks/1.0.0`: a log's blocks below a head, streamed by a peer that has
- * them, so that OrbitDB's join finds them local.
+ * them, so that OrbitDB's join finds them local, or on their way (./arrivals.ts).
  *
  * OrbitDB joins a head by walking its `next` and `refs` one frontier at a time, each
  * frontier a round of bitswap wants (~60 rounds for 1,000 entries). Before a head
@@ -18,7 +18,9 @@ import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { equals } from 'uint8arrays/equals'
+import { base58btc } from 'multiformats/bases/base58'
 import { readBlock } from './blocks.js'
+import type { BlockArrivals } from './arrivals.js'
 import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -65,8 +67,12 @@ export interface PrefetchResult {
   stopped?: 'known' | 'limit' | 'unsupported' | 'invalid-block' | 'unexpected-block' | 'error'
 }
 
-/** The CIDs of the entries an entry links to (`next`, `refs`) and its writer's identity, when it is an OrbitDB entry */
-function links (block: Uint8Array): CID[] {
+/**
+ * The CIDs an OrbitDB entry links to (`next`, `refs`) and its writer's identity, as
+ * base58btc strings (what OrbitDB writes; another base is converted), when it is an
+ * entry. Not parsed: most of an entry's 16 `refs` were named by the entries before it.
+ */
+function links (block: Uint8Array): string[] {
   let value: unknown
   try {
     value = dagCbor.decode(block)
@@ -75,17 +81,27 @@ function links (block: Uint8Array): CID[] {
   }
   if (value == null || typeof value !== 'object') return []
   const entry = value as { next?: unknown, refs?: unknown, identity?: unknown }
-  const out: CID[] = []
+  const out: string[] = []
   const add = (text: unknown): void => {
-    if (typeof text !== 'string') return
+    if (typeof text !== 'string' || text.length > 128) return
+    if (text.startsWith('z')) { out.push(text); return }
     try {
-      const cid = CID.parse(text)
-      if (cid.code === DAG_CBOR && cid.multihash.code === SHA2_256) out.push(cid)
+      out.push(CID.parse(text).toString(base58btc))
     } catch { /* not a CID: not followed */ }
   }
   for (const list of [entry.next, entry.refs]) if (Array.isArray(list)) for (const text of list) add(text)
   add(entry.identity)
   return out
+}
+
+/** A dag-cbor, sha2-256 CID (what an OrbitDB log links to), or undefined */
+function logCid (text: string): CID | undefined {
+  try {
+    const cid = CID.parse(text, base58btc)
+    return cid.code === DAG_CBOR && cid.multihash.code === SHA2_256 ? cid : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Whether `bytes` are the block `cid` names (dag-cbor, sha2-256) */
@@ -108,7 +124,7 @@ export async function serveLogBlocks (helia: Helia<NppLibp2p>, log: Logger, limi
       const request = JSON.parse(new TextDecoder().decode((await lp.read()).subarray())) as { heads?: unknown }
       if (!Array.isArray(request.heads) || request.heads.length === 0 || request.heads.length > limits.maxHeads) throw new Error('expected { heads: string[] } with 1 to ' + limits.maxHeads + ' heads')
       const queue: CID[] = request.heads.map((h) => CID.parse(String(h)))
-      const seen = new Set(queue.map(String))
+      const seen = new Set(queue.map((cid) => cid.toString(base58btc)))
       let bytes = 0
       while (queue.length > 0 && sent < limits.maxBlocks && bytes < limits.maxBytes) {
         const cid = queue.shift()!
@@ -124,9 +140,11 @@ export async function serveLogBlocks (helia: Helia<NppLibp2p>, log: Logger, limi
         sent++
         logBlocksCounts.served++
         bytes += block.byteLength
-        for (const next of links(block)) {
-          const key = next.toString()
-          if (!seen.has(key)) { seen.add(key); queue.push(next) }
+        for (const key of links(block)) {
+          if (seen.has(key)) continue
+          seen.add(key)
+          const next = logCid(key)
+          if (next != null) queue.push(next)
         }
       }
       await lp.write(new Uint8Array(0))
@@ -157,10 +175,24 @@ export async function prefetchLogBlocks (
   helia: Helia<NppLibp2p>,
   peer: PeerId,
   heads: CID[],
-  options: { signal?: AbortSignal, log: Logger, limits?: LogBlocksLimits }
+  options: {
+    signal?: AbortSignal
+    log: Logger
+    limits?: LogBlocksLimits
+    /** Told of every block this stream will bring and brought, so that reads can wait for it */
+    arrivals?: BlockArrivals
+    /** Called once the first block (the head) is stored, or when the stream ends without it */
+    onFirstBlock?: () => void
+  }
 ): Promise<PrefetchResult> {
   const limits = options.limits ?? DEFAULT_LOG_BLOCKS_LIMITS
   const result: PrefetchResult = { received: 0, stored: 0, bytes: 0 }
+  const incoming = options.arrivals?.begin()
+  let first = options.onFirstBlock
+  const firstDone = (): void => {
+    first?.()
+    first = undefined
+  }
   let stream: Stream | undefined
   try {
     stream = await helia.libp2p.dialProtocol(peer, LOG_BLOCKS_PROTOCOL, { signal: options.signal })
@@ -169,12 +201,14 @@ export async function prefetchLogBlocks (
     let knownRun = 0
     // only blocks below the heads we asked for: each must be linked from one received before
     // (the server walks in that order), so a peer cannot fill our blockstore with anything else
-    const expected = new Set(heads.slice(0, limits.maxHeads).map(String))
+    const expected = new Set(heads.slice(0, limits.maxHeads).map((cid) => cid.toString(base58btc)))
+    for (const cid of expected) incoming?.expect(cid)
     while (true) {
       const frame = (await lp.read({ signal: options.signal })).subarray()
       if (frame.byteLength === 0) break
       const [cid, block] = CID.decodeFirst(frame)
-      if (!expected.has(cid.toString())) {
+      const key = cid.toString(base58btc)
+      if (!expected.has(key)) {
         logBlocksCounts.invalid++
         result.stopped = 'unexpected-block'
         break
@@ -186,16 +220,23 @@ export async function prefetchLogBlocks (
       }
       result.received++
       logBlocksCounts.received++
-      for (const next of links(block)) expected.add(next.toString())
+      for (const next of links(block)) {
+        if (expected.has(next)) continue
+        expected.add(next)
+        incoming?.expect(next)
+      }
       result.bytes += block.byteLength
       if (await helia.blockstore.has(cid)) {
+        incoming?.arrived(key)
         if (++knownRun >= KNOWN_RUN) { result.stopped = 'known'; break }
       } else {
         knownRun = 0
         await helia.blockstore.put(cid, block, { signal: options.signal })
+        incoming?.arrived(key)
         result.stored++
         logBlocksCounts.stored++
       }
+      firstDone()
       if (result.received >= limits.maxBlocks || result.bytes >= limits.maxBytes) { result.stopped = 'limit'; break }
     }
     if (result.stopped == null) await stream.close()
@@ -206,6 +247,9 @@ export async function prefetchLogBlocks (
     if (result.stopped === 'unsupported') logBlocksCounts.unsupported++
     options.log('log blocks from %s: %s after %d', peer.toString(), (err as Error).message, result.received)
     stream?.abort(err instanceof Error ? err : new Error(String(err)))
+  } finally {
+    incoming?.end()
+    firstDone()
   }
   return result
 }

@@ -22,7 +22,8 @@ import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
 import type { PeerId } from '@libp2p/interface'
 import { readManifest } from './blocks.js'
-import { HeadsPolicy, accessProviders, providersOf, withLibp2p, withProviders, withStopSignal } from './providers.js'
+import { HeadsPolicy, accessProviders, providersOf, withArrivals, withLibp2p, withProviders, withStopSignal } from './providers.js'
+import { BlockArrivals } from './arrivals.js'
 import { NotStartedError } from './errors.js'
 import { fastVerify } from './verify.js'
 import { fastSign } from './sign.js'
@@ -245,16 +246,26 @@ const coreStorage = core as unknown as {
 }
 
 /**
- * A log's entries as OrbitDB stores them by default (an LRU cache over Helia's
- * blockstore), not pinned: a pin costs a put ~0.5 ms of LevelDB reads and writes
- * (bench:write), and protects a block only from Helia's garbage collection, which
- * npp never runs.
+ * A log's entries as OrbitDB stores them by default (an LRU cache of 1,000 entries over
+ * Helia's blockstore), with two changes:
+ * - not pinned: a pin costs a put ~0.5 ms of LevelDB reads and writes (bench:write), and
+ *   protects a block only from Helia's garbage collection, which npp never runs;
+ * - the cache keeps a copy of each entry's bytes of their own size. An encoded entry is
+ *   a view of a larger buffer (Node 24 hands out small Buffers from 64 KiB pools, and
+ *   cborg allocates with them): cached as it is, a ~600-byte entry kept its whole pool
+ *   alive, ~85 MB after joining 10 companions' 10,000 entries (bench:join's heap).
  */
 async function entriesIn (ipfs: unknown): Promise<CoreStorage> {
-  return await coreStorage.ComposedStorage(
-    await coreStorage.LRUStorage({ size: 1000 }),
-    await coreStorage.IPFSBlockStorage({ ipfs, pin: false })
-  )
+  const cache = await coreStorage.LRUStorage({ size: 1000 }) as CoreStorage & { put: (hash: string, value: unknown) => Promise<void> }
+  const put = cache.put
+  cache.put = async (hash, value) => { await put(hash, ownBytes(value)) }
+  return await coreStorage.ComposedStorage(cache, await coreStorage.IPFSBlockStorage({ ipfs, pin: false }))
+}
+
+/** `value`, or a copy of its bytes in a buffer of their own when it is a view of a larger one */
+function ownBytes<T> (value: T): T {
+  if (!(value instanceof Uint8Array) || value.byteLength === value.buffer.byteLength) return value
+  return new Uint8Array(value) as T
 }
 
 /**
@@ -268,25 +279,32 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   const stopping = new AbortController()
   const ipfs = withStopSignal(options.ipfs, stopping.signal)
   // a head a peer sends in an exchange: first the blocks below it, in one stream from that
-  // peer (./log-blocks.ts), unless we have the head already
+  // peer (./log-blocks.ts), unless we have the head already. OrbitDB's join starts once
+  // the stream has brought the head, and its walk waits for each block the stream is
+  // bringing (./arrivals.ts): entries are verified while the rest streams.
   // Prefetches run two at a time: joining ten companions at once, ten streams in parallel
   // all ended late (bench:join: the first entries in any replica after 6.6 s); two at a time,
   // the first log is local early and verified while the next ones stream (2.4 s, all 10,000
   // in the same 13.6 s; one at a time: 2.3 s, but 18.5 s for all). Each has
   // PREFETCH_BUDGET_MS: a peer that streams slowly holds no one up (bitswap fetches the rest).
   const prefetches = new PQueue({ concurrency: 2 })
+  const arrivals = new BlockArrivals()
   const heads = new HeadsPolicy(ipfs.libp2p, async (peer, head) => {
     const cid = CID.createV1(dagCbor.code, await sha256.digest(head))
     if (await ipfs.blockstore.has(cid)) return
-    await prefetches.add(async () => {
-      const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(PREFETCH_BUDGET_MS)])
-      const result = await prefetchLogBlocks(ipfs, peer, [cid], { signal, log: logBlocksLog })
-      logBlocksLog('prefetched below %s from %s: %o', cid, peer, result)
+    await new Promise<void>((resolve) => {
+      prefetches.add(async () => {
+        const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(PREFETCH_BUDGET_MS)])
+        const result = await prefetchLogBlocks(ipfs, peer, [cid], { signal, log: logBlocksLog, arrivals, onFirstBlock: resolve })
+        logBlocksLog('prefetched below %s from %s: %o', cid, peer, result)
+      }).catch(() => {}).finally(resolve)
     })
   })
   const unserve = await serveLogBlocks(ipfs, logBlocksLog)
   const announced = coalesceHeads(heads.wrap(), { log: headsLog })
-  const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(ipfs, announced.libp2p) })
+  // OrbitDB reads blocks through `waiting`; the log-blocks streams store them through `ipfs`
+  const waiting = withArrivals(ipfs, arrivals)
+  const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(waiting, announced.libp2p) })
   // every log verifies its entries with our identity's verify (OpenSSL in front of noble),
   // and our entries are signed with OpenSSL (./sign.ts)
   const identity = orbitdb.identity as Identity & { verify: VerifyFn, sign: SignFn }
@@ -321,7 +339,7 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
     const { from: _from, ...rest } = openOptions
     // OrbitDB reads the manifest through a store of its own: have the block first
     const manifest = await readManifest(ipfs, address, { signal: rest.signal, providers })
-    const scoped = withProviders(ipfs, providers)
+    const scoped = withProviders(waiting, providers)
     const entryStorage = rest.entryStorage ?? await entriesIn(scoped)
     // (a db OrbitDB already has open without `from` holds the folder: OrbitDB's own index then)
     const ownIndex = rest.indexStorage != null

@@ -12,6 +12,7 @@ import type { NppLibp2p } from './node.js'
 import type { Helia } from '@helia/interface'
 import type { PeerId, Stream, Connection, StreamHandler } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import type { BlockArrivals } from './arrivals.js'
 
 /**
  * `from` as the `providers` of a fetch: a hint, so a string that is no peer id is
@@ -153,6 +154,16 @@ export function withStopSignal (helia: Helia<NppLibp2p>, stop: AbortSignal): Hel
   const { blockstore } = helia
   const get = (cid: CID, options: { signal?: AbortSignal, [key: string]: unknown } = {}): ReturnType<typeof blockstore.get> =>
     blockstore.get(cid, { ...options, signal: options.signal == null ? stop : AbortSignal.any([options.signal, stop]) })
+  return overriding(helia, { blockstore: overriding(blockstore, { get }) })
+}
+
+/** `helia` whose block reads wait for a block a log-blocks stream is bringing (./arrivals.ts) */
+export function withArrivals (helia: Helia<NppLibp2p>, arrivals: BlockArrivals): Helia<NppLibp2p> {
+  const { blockstore } = helia
+  const get = async function * (cid: CID, options: { signal?: AbortSignal, [key: string]: unknown } = {}): ReturnType<typeof blockstore.get> {
+    await arrivals.until(cid, options.signal)
+    yield * blockstore.get(cid, options)
+  }
   return overriding(helia, { blockstore: overriding(blockstore, { get }) })
 }
 

@@ -47,7 +47,7 @@ afterAll(async () => {
 })
 
 describe('log blocks in one stream', () => {
-  it('a replica opened from its owner gets the whole log from the first heads exchange, before OrbitDB walks it', async () => {
+  it('a replica opened from its owner gets the whole log in the stream of its first heads exchange: OrbitDB\'s walk, started at the head, waits for the stream instead of asking bitswap', async () => {
     const before = { ...logBlocksCounts }
     const replica = await reader.orbitdb.open(db.address, { Database: Documents({ indexBy: 'hash' }), from: owner.peerId }) as DocumentsDatabase
     const all = new Promise<void>((resolve) => {
