@@ -1,6 +1,6 @@
 // Checking entry signatures: every entry OrbitDB joins is verified once. Compares
 // OrbitDB's own check (libp2p's secp256k1 verify, @noble/curves: what a stock
-// @orbitdb/core peer runs) with our transport's identity.verify (OpenSSL in front,
+// @orbitdb/core peer runs) with our transport's identity.verify (libsecp256k1 in front,
 // same acceptance rule), on the same signed entries, in the same run.
 //
 // Env: SIGNATURES (1000), REPS (5). Prints one JSON object on its last line.

@@ -305,8 +305,8 @@ export async function createOrbitDB (options: CreateOrbitDBOptions): Promise<Orb
   // OrbitDB reads blocks through `waiting`; the log-blocks streams store them through `ipfs`
   const waiting = withArrivals(ipfs, arrivals)
   const orbitdb = await coreCreateOrbitDB({ ...options, ipfs: withLibp2p(waiting, announced.libp2p) })
-  // every log verifies its entries with our identity's verify (OpenSSL in front of noble),
-  // and our entries are signed with OpenSSL (./sign.ts)
+  // every log verifies its entries with our identity's verify (libsecp256k1 in front of noble),
+  // and our entries are signed by libsecp256k1 (./secp256k1.ts)
   const identity = orbitdb.identity as Identity & { verify: VerifyFn, sign: SignFn }
   identity.verify = fastVerify(identity.verify)
   const keystore = (orbitdb as unknown as { keystore: { getKey: (id: string) => Promise<KeystoreKey | undefined> } }).keystore
