@@ -232,7 +232,7 @@ export async function prefetchLogBlocks (
       } else {
         knownRun = 0
         await helia.blockstore.put(cid, block, { signal: options.signal })
-        incoming?.arrived(key)
+        incoming?.arrived(key, block)
         result.stored++
         logBlocksCounts.stored++
       }

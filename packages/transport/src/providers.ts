@@ -161,8 +161,9 @@ export function withStopSignal (helia: Helia<NppLibp2p>, stop: AbortSignal): Hel
 export function withArrivals (helia: Helia<NppLibp2p>, arrivals: BlockArrivals): Helia<NppLibp2p> {
   const { blockstore } = helia
   const get = async function * (cid: CID, options: { signal?: AbortSignal, [key: string]: unknown } = {}): ReturnType<typeof blockstore.get> {
-    await arrivals.until(cid, options.signal)
-    yield * blockstore.get(cid, options)
+    const fresh = await arrivals.until(cid, options.signal)
+    if (fresh != null) yield fresh
+    else yield * blockstore.get(cid, options)
   }
   return overriding(helia, { blockstore: overriding(blockstore, { get }) })
 }

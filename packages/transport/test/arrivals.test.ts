@@ -72,4 +72,21 @@ describe('BlockArrivals: reads wait for a block a stream is bringing', () => {
     expect(await settled(read)).toBe(true)
     incoming.end()
   })
+
+  it('hands out the bytes a stream stored once, to the first read; later reads go to the store', async () => {
+    const arrivals = new BlockArrivals()
+    const cid = await cidOf({ n: 1 })
+    const incoming = arrivals.begin()
+    incoming.expect(cid.toString(base58btc))
+    const read = arrivals.until(cid)
+    const frame = new Uint8Array(64 * 1024)
+    const block = frame.subarray(100, 700).fill(7)
+    incoming.arrived(cid.toString(base58btc), block)
+    const fresh = await read
+    expect(fresh).toEqual(block)
+    // a copy of its own size, not a view that keeps the stream's frame alive
+    expect(fresh!.buffer.byteLength).toBe(600)
+    expect(await arrivals.until(cid)).toBeUndefined()
+    incoming.end()
+  })
 })
