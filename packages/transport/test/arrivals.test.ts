@@ -17,6 +17,16 @@ async function settled (promise: Promise<unknown>): Promise<boolean> {
   return done
 }
 
+/** A stream bringing one block: the registry, the block's CID and key, the stream's side */
+async function oneOnItsWay (): Promise<{ arrivals: BlockArrivals, cid: CID, key: string, incoming: ReturnType<BlockArrivals['begin']> }> {
+  const arrivals = new BlockArrivals()
+  const cid = await cidOf({ n: 1 })
+  const key = cid.toString(base58btc)
+  const incoming = arrivals.begin()
+  incoming.expect(key)
+  return { arrivals, cid, key, incoming }
+}
+
 describe('BlockArrivals: reads wait for a block a stream is bringing', () => {
   it('a read of a block no stream is bringing goes on at once', async () => {
     const arrivals = new BlockArrivals()
@@ -29,13 +39,10 @@ describe('BlockArrivals: reads wait for a block a stream is bringing', () => {
   })
 
   it('a read of a block on its way waits until it is stored', async () => {
-    const arrivals = new BlockArrivals()
-    const cid = await cidOf({ n: 1 })
-    const incoming = arrivals.begin()
-    incoming.expect(cid.toString(base58btc))
+    const { arrivals, cid, key, incoming } = await oneOnItsWay()
     const reads = [arrivals.until(cid), arrivals.until(cid)]
     expect(await settled(Promise.race(reads))).toBe(false)
-    incoming.arrived(cid.toString(base58btc))
+    incoming.arrived(key)
     expect(await settled(Promise.all(reads))).toBe(true)
     // once arrived, later reads do not wait
     expect(await settled(arrivals.until(cid))).toBe(true)
@@ -61,10 +68,7 @@ describe('BlockArrivals: reads wait for a block a stream is bringing', () => {
   })
 
   it('a read stops waiting when its signal aborts', async () => {
-    const arrivals = new BlockArrivals()
-    const cid = await cidOf({ n: 1 })
-    const incoming = arrivals.begin()
-    incoming.expect(cid.toString(base58btc))
+    const { arrivals, cid, incoming } = await oneOnItsWay()
     const controller = new AbortController()
     const read = arrivals.until(cid, controller.signal)
     expect(await settled(read)).toBe(false)
@@ -74,14 +78,11 @@ describe('BlockArrivals: reads wait for a block a stream is bringing', () => {
   })
 
   it('hands out the bytes a stream stored once, to the first read; later reads go to the store', async () => {
-    const arrivals = new BlockArrivals()
-    const cid = await cidOf({ n: 1 })
-    const incoming = arrivals.begin()
-    incoming.expect(cid.toString(base58btc))
+    const { arrivals, cid, key, incoming } = await oneOnItsWay()
     const read = arrivals.until(cid)
     const frame = new Uint8Array(64 * 1024)
     const block = frame.subarray(100, 700).fill(7)
-    incoming.arrived(cid.toString(base58btc), block)
+    incoming.arrived(key, block)
     const fresh = await read
     expect(fresh).toEqual(block)
     // a copy of its own size, not a view that keeps the stream's frame alive
